@@ -1,0 +1,38 @@
+"""napari-sam2: Segment Anything Model 2 for microscopy stacks in napari.
+
+The public API is importable from here; heavy modules (torch, napari) load
+only when a name is first used, so napari's plugin discovery stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_model": "napari_sam2.model.checkpoint",
+    "build_model": "napari_sam2.model",
+    "list_presets": "napari_sam2.model.config",
+    "get_config": "napari_sam2.model.config",
+    "ImagePredictor": "napari_sam2.engine.image_predictor",
+    "VideoSession": "napari_sam2.engine.session",
+    "FrameResult": "napari_sam2.engine.results",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.engine.image_predictor import ImagePredictor
+    from napari_sam2.engine.results import FrameResult
+    from napari_sam2.engine.session import VideoSession
+    from napari_sam2.model import build_model
+    from napari_sam2.model.checkpoint import load_model
+    from napari_sam2.model.config import get_config, list_presets
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
