@@ -1,0 +1,35 @@
+"""``load_model``: a preset, its checkpoint (local or downloaded), strictly loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from napari_sam2 import weights
+from napari_sam2.model import SAM2Model, build_model, get_config
+from napari_sam2.model.checkpoint import load_weights
+
+
+def load_model(
+    name: str = "sam2.1_hiera_tiny",
+    checkpoint: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    *,
+    image_size: int | None = None,
+    download: bool = True,
+) -> SAM2Model:
+    """A SAM 2 model of preset ``name`` with its weights loaded strictly.
+
+    ``checkpoint``: a ``.pt`` file (an official one, or a fine-tuned one in
+    the same format, e.g. micro-sam or MedSAM2 with the matching preset), or
+    a folder holding the official file name. Without it the per-user cache
+    is used and the official file downloaded if missing.
+    ``image_size``: a reduced input size (same weights, faster, coarser).
+    """
+    cfg = get_config(name)
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is None or ckpt.is_dir():
+        ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download)
+    model = load_weights(build_model(cfg, image_size=image_size), ckpt)
+    return model.to(device).eval()

@@ -1,0 +1,111 @@
+"""Attention layers and the two-way transformer of the mask decoder."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from napari_sam2.model.blocks import MLP
+from napari_sam2.model.position_encoding import apply_rope, axial_rope
+
+
+class Attention(nn.Module):
+    """Multi-head attention that may project to a smaller internal width."""
+
+    def __init__(
+        self, dim: int, num_heads: int, downsample_rate: int = 1, kv_in_dim: int | None = None
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        internal = dim // downsample_rate
+        kv_dim = kv_in_dim or dim
+        self.q_proj = nn.Linear(dim, internal)
+        self.k_proj = nn.Linear(kv_dim, internal)
+        self.v_proj = nn.Linear(kv_dim, internal)
+        self.out_proj = nn.Linear(internal, dim)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def _attend(self, q, k, v) -> torch.Tensor:
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.out_proj(out.transpose(1, 2).flatten(2))
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        return self._attend(q, k, v)
+
+
+class RoPEAttention(Attention):
+    """Attention with 2-D axial rotary position encoding on queries and keys.
+
+    Keys may hold several frames' worth of tokens (memories); the same
+    rotation repeats for each. The last ``num_k_exclude_rope`` keys (object
+    pointers) are not rotated.
+    """
+
+    def __init__(self, *args, rope_theta: float = 10000.0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rope_theta = rope_theta
+
+    def forward(self, q, k, v, num_k_exclude_rope: int = 0) -> torch.Tensor:
+        q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        cos, sin = axial_rope(q.shape[-1], q.shape[-2], self.rope_theta, q.device)
+        q = apply_rope(q, cos, sin)
+        n_rope = k.shape[-2] - num_k_exclude_rope
+        if n_rope > 0:
+            k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
+        return self._attend(q, k, v)
+
+
+class TwoWayBlock(nn.Module):
+    """Tokens attend to themselves and to the image; the image attends back to the tokens."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_dim: int, skip_first_pe: bool) -> None:
+        super().__init__()
+        self.self_attn = Attention(dim, num_heads)
+        self.norm1 = nn.LayerNorm(dim)
+        self.cross_attn_token_to_image = Attention(dim, num_heads, downsample_rate=2)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = MLP(dim, mlp_dim, dim, 2)
+        self.norm3 = nn.LayerNorm(dim)
+        self.norm4 = nn.LayerNorm(dim)
+        self.cross_attn_image_to_token = Attention(dim, num_heads, downsample_rate=2)
+        self.skip_first_pe = skip_first_pe
+
+    def forward(self, queries, keys, query_pe, key_pe):
+        if self.skip_first_pe:
+            queries = self.self_attn(queries, queries, queries)
+        else:
+            q = queries + query_pe
+            queries = queries + self.self_attn(q, q, queries)
+        queries = self.norm1(queries)
+
+        q, k = queries + query_pe, keys + key_pe
+        queries = self.norm2(queries + self.cross_attn_token_to_image(q, k, keys))
+        queries = self.norm3(queries + self.mlp(queries))
+
+        q, k = queries + query_pe, keys + key_pe
+        keys = self.norm4(keys + self.cross_attn_image_to_token(k, q, queries))
+        return queries, keys
+
+
+class TwoWayTransformer(nn.Module):
+    def __init__(self, dim: int = 256, depth: int = 2, num_heads: int = 8, mlp_dim: int = 2048):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            TwoWayBlock(dim, num_heads, mlp_dim, skip_first_pe=(i == 0)) for i in range(depth)
+        )
+        self.final_attn_token_to_image = Attention(dim, num_heads, downsample_rate=2)
+        self.norm_final_attn = nn.LayerNorm(dim)
+
+    def forward(self, image: torch.Tensor, image_pe: torch.Tensor, tokens: torch.Tensor):
+        """image, image_pe: ``(B, C, h, w)``; tokens ``(B, N, C)`` -> (tokens, image tokens)."""
+        keys = image.flatten(2).transpose(1, 2)
+        key_pe = image_pe.flatten(2).transpose(1, 2)
+        queries = tokens
+        for layer in self.layers:
+            queries, keys = layer(queries, keys, tokens, key_pe)
+        attn = self.final_attn_token_to_image(queries + tokens, keys + key_pe, keys)
+        return self.norm_final_attn(queries + attn), keys
