@@ -61,6 +61,7 @@ class SegmentOutput:
     masks: torch.Tensor  # (B, 1, 4h, 4w) the chosen mask logits
     obj_ptr: torch.Tensor  # (B, C)
     object_score_logits: torch.Tensor  # (B, 1)
+    candidate_ptrs: torch.Tensor | None = None  # (B, M, C) pointer of each candidate
 
 
 @dataclass
@@ -203,12 +204,15 @@ class SAM2Model(nn.Module):
         candidates = torch.where(visible[:, :, None, None], out.masks, NO_OBJ_SCORE).float()
         best = out.ious.argmax(dim=-1) if multimask else torch.zeros(b, dtype=torch.long, device=pix_feat.device)
         rows = torch.arange(b, device=pix_feat.device)
-        token = out.tokens[rows, best]
-        obj_ptr = self.obj_ptr_proj(token)
-        vis = visible.float()
-        obj_ptr = vis * obj_ptr + (1 - vis) * self.no_obj_ptr
+        vis = visible.float()[:, :, None]
+        ptrs = vis * self.obj_ptr_proj(out.tokens) + (1 - vis) * self.no_obj_ptr
         return SegmentOutput(
-            candidates, out.ious, candidates[rows, best].unsqueeze(1), obj_ptr, out.object_score_logits
+            candidates,
+            out.ious,
+            candidates[rows, best].unsqueeze(1),
+            ptrs[rows, best],
+            out.object_score_logits,
+            ptrs,
         )
 
     def _resize_mask_prompt(self, mask: torch.Tensor) -> torch.Tensor:

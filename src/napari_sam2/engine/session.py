@@ -1,0 +1,348 @@
+"""``VideoSession``: SAM 2's promptable video segmentation over a lazy stack.
+
+A z-stack's slices or a time-lapse's time points are the frames. Prompts go
+on any frame at any time; ``propagate`` yields one result per frame so a
+caller can show progress, stop early and write each frame as it arrives.
+
+Semantics follow the reference video predictor (Dec 2024), with one
+deliberate difference: a correction on an already tracked frame makes it a
+conditioning frame, so the next propagation keeps the user's correction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from napari_sam2.engine.feature_cache import FeatureCache
+from napari_sam2.engine.frames import FrameSource, open_frames
+from napari_sam2.engine.memory_bank import FrameMemory, ObjectTrack
+from napari_sam2.engine.postprocess import apply_non_overlap, fill_holes_in_logits
+from napari_sam2.engine.preprocess import Normalization, to_model_input
+from napari_sam2.engine.prompts import make_box, make_mask, make_points
+from napari_sam2.engine.results import FrameResult, ImagePrediction
+from napari_sam2.engine.store import TensorStore
+from napari_sam2.engine.tracker import Tracker
+from napari_sam2.model.sam2 import NO_OBJ_SCORE, ImageFeatures, SAM2Model
+
+GiB = 1024**3
+# Sized for a 16 GB laptop: encoder features (16 MB a frame for 1024 input)
+# and per-frame memories (1.3 MB a frame and object) get 2 GiB each in RAM.
+DEFAULT_CACHE_BYTES = 2 * GiB
+DEFAULT_MEMORY_BUDGET_BYTES = 2 * GiB
+
+
+class VideoSession:
+    """Segment and track objects through the frames of a stack.
+
+    ``frames``: a numpy / dask / zarr array, a memmap, a TIFF / zarr / .npy
+    path, or a :class:`FrameSource`; ``frame_axis`` is the axis that plays
+    the role of time; ``fixed`` pins other non-spatial axes (e.g. TZYX
+    tracked through t at z=2: ``frame_axis=0, fixed={1: 2}``); ``channel``
+    picks one channel of ``channel_axis`` (or of trailing RGB).
+    """
+
+    def __init__(
+        self,
+        model: SAM2Model,
+        frames,
+        frame_axis: int = 0,
+        channel: int | None = None,
+        *,
+        fixed: dict[int, int] | None = None,
+        channel_axis: int | None = None,
+        rgb: bool | None = None,
+        cache_bytes: int | None = None,
+        memory_budget_bytes: int | None = None,
+        spill_dir: str | Path | None = None,
+        feature_cache_path: str | Path | None = None,
+        fill_hole_area: int = 0,
+        non_overlap: bool = False,
+        normalization: Normalization | None = None,
+    ) -> None:
+        self.model = model
+        self.frames: FrameSource = open_frames(
+            frames, frame_axis=frame_axis, channel=channel, channel_axis=channel_axis, rgb=rgb, fixed=fixed
+        )
+        self.normalization = normalization or Normalization()
+        self.fill_hole_area = int(fill_hole_area)
+        self.non_overlap = bool(non_overlap)
+        cfg = model.cfg
+        fingerprint = f"{cfg.name}|{cfg.image_size}|{self.normalization}|{self.frames.describe()}"
+        self.feature_cache = FeatureCache(
+            max_bytes=DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes,
+            disk_path=feature_cache_path,
+            fingerprint=fingerprint,
+        )
+        self._store = TensorStore(
+            DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes,
+            spill_dir=spill_dir,
+            on_evict="spill",
+        )
+        self._tracker = Tracker(model, self.num_frames, self.frame_shape)
+        self._tracks: dict[int, ObjectTrack] = {}
+        self._lock = threading.RLock()
+
+    # -- description --------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        return self.frames.num_frames
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        return self.frames.frame_shape
+
+    @property
+    def obj_ids(self) -> list[int]:
+        return list(self._tracks)
+
+    def prompted_frames(self, obj_id: int) -> list[int]:
+        """Frames where ``obj_id`` has prompts, sorted."""
+        return sorted(self._track(obj_id).prompts)
+
+    def tracked_frames(self, obj_id: int) -> list[int]:
+        """Frames where ``obj_id`` has a mask (prompted or propagated), sorted."""
+        t = self._track(obj_id)
+        return sorted(set(t.cond) | set(t.non_cond) | set(t.pending))
+
+    # -- validation ---------------------------------------------------------
+    def _check_frame(self, frame) -> int:
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+            raise ValueError(f"frame index must be an integer, got {frame!r}")
+        if not 0 <= frame < self.num_frames:
+            raise ValueError(f"frame {frame} is out of range: the stack has {self.num_frames} frames (0..{self.num_frames - 1})")
+        return int(frame)
+
+    def _check_obj(self, obj_id) -> int:
+        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or obj_id < 0:
+            raise ValueError(f"object id must be a non-negative integer, got {obj_id!r}")
+        return int(obj_id)
+
+    def _track(self, obj_id) -> ObjectTrack:
+        obj_id = self._check_obj(obj_id)
+        if obj_id not in self._tracks:
+            raise ValueError(f"unknown object id {obj_id}; objects in this session: {self.obj_ids}")
+        return self._tracks[obj_id]
+
+    def _new_or_existing(self, obj_id) -> ObjectTrack:
+        obj_id = self._check_obj(obj_id)
+        if obj_id not in self._tracks:
+            self._tracks[obj_id] = ObjectTrack(obj_id, self._store)
+        return self._tracks[obj_id]
+
+    # -- features -----------------------------------------------------------
+    def features(self, frame: int) -> ImageFeatures:
+        """Encoder features of ``frame``, from the cache when present."""
+        cached = self.feature_cache.get(frame)
+        if cached is not None:
+            return ImageFeatures.from_dict(cached)
+        image = to_model_input(self.frames.read(frame), self.model.cfg.image_size, self.normalization, frame=frame)
+        with torch.inference_mode():
+            feats = self.model.encode_image(image.to(self.model.device))
+        self.feature_cache.put(frame, feats.as_dict())
+        return feats
+
+    # -- prompts ------------------------------------------------------------
+    def add_points(self, frame: int, obj_id: int, points, labels, clear: bool = True) -> FrameResult:
+        """Clicks on ``frame`` for ``obj_id`` (1 positive, 0 negative); the frame's masks at once.
+
+        ``clear=False`` adds to the clicks (or box) already on that frame.
+        """
+        frame = self._check_frame(frame)
+        prompt = make_points(points, labels, self.frame_shape)
+        with self._lock:
+            track = self._new_or_existing(obj_id)
+            old = track.prompts.get(frame)
+            if not clear and old is not None and not hasattr(old, "mask"):
+                prompt = old.extended(prompt)
+            return self._interact(track, frame, prompt)
+
+    def add_box(self, frame: int, obj_id: int, box, clear: bool = True) -> FrameResult:
+        """A box ``(x0, y0, x1, y1)``; ``clear=False`` keeps the frame's clicks after it."""
+        frame = self._check_frame(frame)
+        prompt = make_box(box, self.frame_shape)
+        with self._lock:
+            track = self._new_or_existing(obj_id)
+            old = track.prompts.get(frame)
+            if not clear and old is not None and not hasattr(old, "mask"):
+                clicks = old.labels < 2  # the box goes first, then the clicks
+                prompt = prompt.extended(type(prompt)(old.coords[clicks], old.labels[clicks]))
+            return self._interact(track, frame, prompt)
+
+    def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
+        """A mask ``(H, W)``; all False declares the object absent on that frame."""
+        frame = self._check_frame(frame)
+        prompt = make_mask(mask, self.frame_shape)
+        with self._lock:
+            return self._interact(self._new_or_existing(obj_id), frame, prompt)
+
+    def _interact(self, track: ObjectTrack, frame: int, prompt) -> FrameResult:
+        feats = self.features(frame)
+        with torch.inference_mode():
+            mem, cands = self._tracker.interact(feats, track, frame, prompt)
+        track.prompts[frame] = prompt
+        track.pending[frame] = self._postprocess_memory(mem)
+        if cands is not None:
+            track.candidates[frame] = cands
+        else:
+            track.candidates.pop(frame, None)
+        return self._result(frame)
+
+    def _postprocess_memory(self, mem: FrameMemory) -> FrameMemory:
+        if self.fill_hole_area > 0:
+            mem.mask_logits = fill_holes_in_logits(mem.mask_logits, self.fill_hole_area)
+        return mem
+
+    # -- ambiguity ------------------------------------------------------------
+    def candidates(self, frame: int, obj_id: int) -> ImagePrediction | None:
+        """The candidate masks of the last single click on ``frame`` (None if none)."""
+        frame = self._check_frame(frame)
+        cands = self._track(obj_id).candidates.get(frame)
+        if cands is None:
+            return None
+        logits = cands.mask_logits[:, None]
+        return ImagePrediction(
+            low_res_logits=logits[:, 0].float().numpy(),
+            iou=cands.ious.float().numpy(),
+            object_score_logits=cands.object_score.reshape(-1).float().numpy(),
+            masks=self._upsample(logits) > 0,
+        )
+
+    def select_candidate(self, frame: int, obj_id: int, index: int) -> FrameResult:
+        """Make candidate ``index`` the mask of ``obj_id`` on ``frame`` (the one propagated)."""
+        frame = self._check_frame(frame)
+        with self._lock:
+            track = self._track(obj_id)
+            cands = track.candidates.get(frame)
+            if cands is None:
+                raise ValueError(f"object {obj_id} has no candidate masks on frame {frame}; click once first")
+            if not 0 <= index < len(cands.ious):
+                raise ValueError(f"candidate index must be 0..{len(cands.ious) - 1}, got {index}")
+            cands.chosen = int(index)
+            mem = FrameMemory(cands.mask_logits[index][None, None], cands.obj_ptrs[index][None], cands.object_score)
+            track.drop(frame, True)  # its memory must be encoded again from the new mask
+            track.pending[frame] = self._postprocess_memory(mem)
+            return self._result(frame)
+
+    # -- propagation ----------------------------------------------------------
+    def _consolidate(self) -> None:
+        """Encode the memories of prompted frames and make them conditioning frames."""
+        if not self._tracks:
+            raise ValueError("no objects yet: add points, a box or a mask first")
+        for track in self._tracks.values():
+            for frame, mem in sorted(track.pending.items()):
+                with torch.inference_mode():
+                    mem = self._tracker.encode_clicked(self.features(frame), mem)
+                track.drop(frame, False)
+                track.put(frame, mem, cond=True)
+            track.pending.clear()
+            if not track.cond:
+                raise ValueError(f"object {track.obj_id} has no prompts; add one or remove the object")
+
+    def propagate(self, start: int | None = None, reverse: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
+        """Track every object frame by frame from ``start``; yields one result per frame.
+
+        ``start`` defaults to the earliest prompted frame; ``max_frames``
+        limits how many frames past ``start`` are visited.
+        """
+        with self._lock:
+            self._consolidate()
+            if start is None:
+                start = min(f for t in self._tracks.values() for f in t.cond)
+            start = self._check_frame(start)
+            n = self.num_frames if max_frames is None else int(max_frames)
+            if n < 0:
+                raise ValueError(f"max_frames must be >= 0, got {max_frames}")
+            if reverse:
+                order = range(start, max(start - n, 0) - 1, -1) if start > 0 else range(0)
+            else:
+                order = range(start, min(start + n, self.num_frames - 1) + 1)
+        for frame in order:
+            with self._lock:
+                self._propagate_frame(frame, reverse)
+                result = self._result(frame)
+            yield result
+
+    def _propagate_frame(self, frame: int, reverse: bool) -> None:
+        to_track = [t for t in self._tracks.values() if frame not in t.cond]
+        if to_track:
+            feats = self.features(frame)
+            with torch.inference_mode():
+                mems = self._tracker.track(feats, to_track, frame, reverse)
+            for track, mem in zip(to_track, mems):
+                track.put(frame, self._postprocess_memory(mem), cond=False)
+        for track in self._tracks.values():
+            track.tracked[frame] = reverse
+
+    def propagate_both(self, start: int | None = None) -> Iterator[FrameResult]:
+        """Forward from ``start`` to the end, then backward from ``start`` to frame 0."""
+        if start is None:
+            with self._lock:
+                self._consolidate()
+                start = min(f for t in self._tracks.values() for f in t.cond)
+        yield from self.propagate(start)
+        yield from self.propagate(start, reverse=True)
+
+    # -- editing --------------------------------------------------------------
+    def remove_object(self, obj_id: int) -> None:
+        with self._lock:
+            track = self._track(obj_id)
+            track.clear()
+            del self._tracks[track.obj_id]
+
+    def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
+        """Remove prompts on ``frame`` (of one object or all); its mask becomes a tracked one."""
+        frame = self._check_frame(frame)
+        with self._lock:
+            tracks = [self._track(obj_id)] if obj_id is not None else list(self._tracks.values())
+            for track in tracks:
+                track.prompts.pop(frame, None)
+                track.pending.pop(frame, None)
+                track.candidates.pop(frame, None)
+                mem = track.get(frame, True)
+                if mem is not None:
+                    track.drop(frame, True)
+                    track.put(frame, mem, cond=False)
+                    track.tracked.pop(frame, None)
+            return self._result(frame)
+
+    def reset(self) -> None:
+        """Forget all objects and prompts (encoded frames stay cached)."""
+        with self._lock:
+            for track in self._tracks.values():
+                track.clear()
+            self._tracks.clear()
+            self._store.clear()
+
+    # -- results --------------------------------------------------------------
+    def _upsample(self, logits: torch.Tensor) -> np.ndarray:
+        h, w = self.frame_shape
+        if logits.shape[-2:] != (h, w):
+            logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
+        return logits[:, 0].numpy()
+
+    def _result(self, frame: int) -> FrameResult:
+        """Masks of all objects on ``frame`` (absent objects get empty masks)."""
+        side = self.model.cfg.low_res_mask_size
+        ids = self.obj_ids
+        logits = torch.full((len(ids), 1, side, side), NO_OBJ_SCORE)
+        scores = torch.full((len(ids),), NO_OBJ_SCORE)
+        for i, obj_id in enumerate(ids):
+            mem = self._tracks[obj_id].latest(frame)
+            if mem is not None:
+                logits[i] = mem.mask_logits[0].float().cpu()
+                scores[i] = mem.object_score.reshape(()).float().cpu()
+        if self.non_overlap and len(ids) > 1:
+            logits = apply_non_overlap(logits)
+        return FrameResult(
+            frame=frame,
+            obj_ids=tuple(ids),
+            low_res_logits=logits[:, 0].numpy(),
+            object_score_logits=scores.numpy(),
+            masks=self._upsample(logits) > 0,
+        )

@@ -1,0 +1,57 @@
+"""Shared fixtures: golden reference data and stand-in weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(os.environ.get("NAPARI_SAM2_GOLDEN", REPO.parent / "shared" / "golden"))
+
+
+def golden(name: str) -> tuple[dict, dict]:
+    """The JSON description and arrays of one golden file (skips if absent)."""
+    if not (GOLDEN / f"{name}.json").exists():
+        pytest.skip(f"golden data not found at {GOLDEN} (set NAPARI_SAM2_GOLDEN)")
+    spec = json.loads((GOLDEN / f"{name}.json").read_text())
+    return spec, dict(np.load(GOLDEN / f"{name}.npz"))
+
+
+def manifest(preset: str) -> dict:
+    path = GOLDEN / "manifests" / f"{preset}.json"
+    if not path.exists():
+        pytest.skip(f"checkpoint manifests not found at {path.parent}")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def standin_tiny():
+    """SAM 2.1 tiny with the stand-in weights of the golden data."""
+    from napari_sam2._testing import standin_state_dict
+    from napari_sam2.model import build_model
+
+    torch.manual_seed(0)
+    model = build_model("sam2.1_hiera_tiny")
+    model.load_state_dict(standin_state_dict({k: tuple(v.shape) for k, v in model.state_dict().items()}))
+    return model
+
+
+@pytest.fixture(scope="session")
+def standin_checkpoint(tmp_path_factory) -> Path:
+    """A stand-in ``sam2.1_hiera_tiny.pt`` file in the official layout."""
+    from napari_sam2._testing import write_standin_checkpoint
+
+    return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("ckpt") / "sam2.1_hiera_tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def small_model(standin_checkpoint):
+    """Stand-in tiny weights at a reduced 256 input: fast enough for workflow tests."""
+    from napari_sam2 import load_model
+
+    return load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, image_size=256)

@@ -1,0 +1,76 @@
+"""Every preset has exactly the official checkpoint layout and loads strictly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from napari_sam2 import load_model
+from napari_sam2._testing import write_standin_checkpoint
+from napari_sam2.model import build_model, list_presets
+from napari_sam2.model.checkpoint import CheckpointMismatchError, load_weights
+from tests.conftest import manifest
+
+PRESETS = list_presets()
+
+
+def test_eight_official_presets():
+    assert sorted(PRESETS) == sorted(
+        f"{rel}_hiera_{size}" for rel in ("sam2", "sam2.1") for size in ("tiny", "small", "base_plus", "large")
+    )
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_state_dict_matches_manifest(preset):
+    man = manifest(preset)
+    model = build_model(preset)
+    state = model.state_dict()
+    assert [(k, list(v.shape)) for k, v in state.items()] == [(k, list(s)) for k, s in man["tensors"]]
+    assert sum(p.numel() for p in model.parameters()) == man["num_params"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", PRESETS)
+def test_standin_checkpoint_loads_strictly(preset, tmp_path):
+    path = write_standin_checkpoint(preset, tmp_path / f"{preset}.pt")
+    model = load_model(preset, checkpoint=path)
+    key = next(iter(model.state_dict()))
+    assert torch.equal(model.state_dict()[key], torch.load(path, weights_only=True)["model"][key])
+    path.unlink()
+
+
+def test_wrong_model_size_is_named(tmp_path):
+    path = write_standin_checkpoint("sam2.1_hiera_small", tmp_path / "small.pt")
+    with pytest.raises(CheckpointMismatchError, match=r"small\.pt.*sam2\.1_hiera_tiny.*missing"):
+        load_model("sam2.1_hiera_tiny", checkpoint=path)
+
+
+def test_release_mismatch_names_first_keys(tmp_path):
+    path = write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path / "t21.pt")
+    with pytest.raises(CheckpointMismatchError, match="unexpected tensor.*no_obj_embed_spatial"):
+        load_model("sam2_hiera_tiny", checkpoint=path)
+
+
+def test_misshapen_tensor(tmp_path):
+    model = build_model("sam2.1_hiera_tiny")
+    state = model.state_dict()
+    state["no_mem_embed"] = torch.zeros(1, 1, 128)
+    torch.save({"model": state}, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointMismatchError, match=r"no_mem_embed: checkpoint \(1, 1, 128\)"):
+        load_weights(build_model("sam2.1_hiera_tiny"), tmp_path / "bad.pt")
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "notes.pt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable PyTorch checkpoint"):
+        load_model("sam2.1_hiera_tiny", checkpoint=tmp_path / "notes.pt")
+    torch.save({"weights": [1, 2]}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a SAM 2 checkpoint"):
+        load_model("sam2.1_hiera_tiny", checkpoint=tmp_path / "other.pt")
+
+
+def test_missing_file_and_unknown_preset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_model("sam2.1_hiera_tiny", checkpoint=tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="unknown model preset 'sam3'"):
+        load_model("sam3", checkpoint=tmp_path / "nope.pt")
