@@ -11,6 +11,20 @@ from napari_sam2.model import SAM2Model, build_model, get_config
 from napari_sam2.model.checkpoint import load_weights
 
 
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"``: CUDA if present, then Apple's MPS, then the CPU."""
+    if str(device) != "auto":
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but PyTorch sees no CUDA GPU")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def load_model(
     name: str = "sam2.1_hiera_tiny",
     checkpoint: str | Path | None = None,
@@ -26,10 +40,11 @@ def load_model(
     a folder holding the official file name. Without it the per-user cache
     is used and the official file downloaded if missing.
     ``image_size``: a reduced input size (same weights, faster, coarser).
+    ``device``: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (the best present).
     """
     cfg = get_config(name)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is None or ckpt.is_dir():
         ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download)
     model = load_weights(build_model(cfg, image_size=image_size), ckpt)
-    return model.to(device).eval()
+    return model.to(pick_device(device)).eval()
