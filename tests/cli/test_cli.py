@@ -1,0 +1,184 @@
+"""The ``napari-sam2`` command: parsing, user errors, export, models; subprocess runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+import napari_sam2
+from napari_sam2.cli import _frame_order, build_parser, main
+
+SRC = str(Path(napari_sam2.__file__).resolve().parents[1])
+
+
+def _env(tmp_path: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env["NAPARI_SAM2_CACHE_DIR"] = str(tmp_path / "cache")
+    # Loopback closed port: a test never reaches the internet.
+    env["NAPARI_SAM2_BASE_URL"] = "http://127.0.0.1:9/"
+    return env
+
+
+def run_cli(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "napari_sam2", *map(str, args)],
+                          capture_output=True, text=True, env=_env(tmp_path),
+                          timeout=timeout, cwd=tmp_path)
+
+
+@pytest.fixture
+def stack(tmp_path) -> Path:
+    yy, xx = np.mgrid[:256, :256]
+    frames = np.stack([((xx - 100 - 10 * t) ** 2 + (yy - 128) ** 2 < 900) * 3000 + 100
+                       for t in range(3)]).astype(np.uint16)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, frames, photometric="minisblack")
+    return path
+
+
+@pytest.fixture
+def prompts(tmp_path) -> Path:
+    path = tmp_path / "prompts.json"
+    path.write_text(json.dumps({"version": 1, "prompts": [
+        {"frame": 0, "object": 1, "points": [[100, 128]], "labels": [1]}]}))
+    return path
+
+
+@pytest.mark.parametrize("command", ["segment", "export", "models", "demo"])
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: napari-sam2 " + command in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["segment", "stack.tif"])  # --prompts and --out missing
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["segment", "s.tif", "--prompts", "p.json", "--out", "o.tif", "--direction", "up"])
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("napari-sam2: error: ") and "Traceback" not in err
+    return err
+
+
+def test_missing_stack(tmp_path, prompts, capsys):
+    assert main(["segment", str(tmp_path / "nope.tif"), "--prompts", str(prompts),
+                 "--out", str(tmp_path / "o.tif")]) == 1
+    assert "nope.tif" in _error(capsys)
+
+
+def test_missing_prompts(tmp_path, stack, capsys):
+    assert main(["segment", str(stack), "--prompts", str(tmp_path / "p.csv"),
+                 "--out", str(tmp_path / "o.tif")]) == 1
+    assert "prompts file not found" in _error(capsys)
+
+
+def test_prompt_outside_stack(tmp_path, stack, capsys):
+    p = tmp_path / "far.csv"
+    p.write_text("frame,object,kind,x,y,label,x1,y1\n5,1,point,10,10,1,,\n")
+    assert main(["segment", str(stack), "--prompts", str(p), "--out", str(tmp_path / "o.tif")]) == 1
+    assert "only 3 frame" in _error(capsys)
+    p.write_text("frame,object,kind,x,y,label,x1,y1\n0,1,point,300,10,1,,\n")
+    assert main(["segment", str(stack), "--prompts", str(p), "--out", str(tmp_path / "o.tif")]) == 1
+    assert "outside the 256 x 256" in _error(capsys)
+
+
+def test_wrong_dimensions(tmp_path, prompts, capsys):
+    one_d = tmp_path / "line.npy"
+    np.save(one_d, np.zeros(100, np.uint16))
+    assert main(["segment", str(one_d), "--prompts", str(prompts),
+                 "--out", str(tmp_path / "o.tif")]) == 1
+    assert "spatial" in _error(capsys)
+
+
+def test_unknown_model_and_bad_range(tmp_path, stack, prompts, capsys):
+    base = ["segment", str(stack), "--prompts", str(prompts), "--out", str(tmp_path / "o.tif")]
+    assert main(base + ["--model", "sam9_huge"]) == 1
+    assert "unknown model preset" in _error(capsys)
+    assert main(base + ["--start", "1"]) == 1
+    assert "outside the frame range" in _error(capsys)
+    assert main(base + ["--stop", "7"]) == 1
+    assert "not within" in _error(capsys)
+
+
+def test_frame_order_covers_range():
+    assert _frame_order("forward", [2, 4], 0, 10) == [(2, False, 7)]
+    assert _frame_order("backward", [2, 4], 1, 10) == [(4, True, 3)]
+    assert _frame_order("both", [2, 4], 0, 5) == [(2, False, 2), (2, True, 2)]
+
+
+def test_export_tiff_and_ctc(tmp_path, capsys):
+    labels = np.zeros((3, 8, 8), np.uint16)
+    labels[:, 1:3, 1:3] = 1
+    src = tmp_path / "labels.npy"
+    np.save(src, labels)
+    assert main(["export", str(src), "--to", "tiff", "--out", str(tmp_path / "l.tif")]) == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "l.tif"), labels)
+    assert main(["export", str(tmp_path / "l.tif"), "--to", "ctc", "--out",
+                 str(tmp_path / "ctc")]) == 0
+    assert (tmp_path / "ctc" / "res_track.txt").read_text() == "1 0 2 0\n"
+    assert main(["export", str(tmp_path / "missing.tif"), "--to", "ctc", "--out", "x"]) == 1
+    assert "not found" in _error(capsys)
+
+
+def test_models_lists_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NAPARI_SAM2_CACHE_DIR", str(tmp_path))
+    (tmp_path / "sam2.1_hiera_small.pt").write_bytes(b"x")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "sam2.1_hiera_small.pt") in out
+    assert "sam2_hiera_large" in out and "not downloaded" in out
+
+
+def test_models_download_offline_is_one_clear_error(tmp_path):
+    proc = run_cli(tmp_path, "models", "--download", "tiny", "--no-progress", timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("napari-sam2: error: ") and "Traceback" not in proc.stderr
+    assert "sam2.1_hiera_tiny.pt" in proc.stderr and "NAPARI_SAM2_CACHE_DIR" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> Path:
+    from napari_sam2._testing import write_standin_checkpoint
+
+    return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("w") / "t.pt")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["tiff", "ctc"])
+def test_segment_subprocess(tmp_path, stack, prompts, standin, fmt):
+    out = tmp_path / ("labels.tif" if fmt == "tiff" else "ctc")
+    proc = run_cli(tmp_path, "segment", stack, "--prompts", prompts, "--out", out,
+                   "--checkpoint", standin, "--image-size", "256", "--device", "cpu",
+                   "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    assert "propagating" in proc.stderr  # the progress bar
+    if fmt == "tiff":
+        labels = tifffile.imread(out)
+        assert labels.shape == (3, 256, 256) and labels.dtype == np.uint16
+        assert set(np.unique(labels)) <= {0, 1}
+    else:
+        assert (out / "mask000.tif").exists() and (out / "mask002.tif").exists()
+        assert (out / "res_track.txt").exists()
+
+
+@pytest.mark.slow
+def test_demo_subprocess(tmp_path, standin):
+    proc = run_cli(tmp_path, "demo", "--out", tmp_path / "demo", "--frames", "2",
+                   "--checkpoint", standin, "--image-size", "256", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "IoU" in proc.stdout
+    for name in ("stack.tif", "prompts.json", "labels.tif"):
+        assert (tmp_path / "demo" / name).exists()
