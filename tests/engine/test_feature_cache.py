@@ -7,7 +7,7 @@ import torch
 
 pytest.importorskip("zarr")
 
-from napari_sam2.engine.feature_cache import FeatureCache  # noqa: E402
+from napari_sam2.engine.feature_cache import FeatureCache
 
 torch.set_num_threads(1)
 

@@ -138,8 +138,9 @@ def test_dask_reads_only_the_needed_chunk():
 def test_zarr_array_and_directory(tmp_path):
     zarr = pytest.importorskip("zarr")
     arr = _stack((4, 2, 12, 14))
-    z = zarr.open(str(tmp_path / "s.zarr"), mode="w", shape=arr.shape, chunks=(1, 1, 12, 14),
-                  dtype=arr.dtype)
+    z = zarr.open(
+        str(tmp_path / "s.zarr"), mode="w", shape=arr.shape, chunks=(1, 1, 12, 14), dtype=arr.dtype
+    )
     z[:] = arr
     np.testing.assert_array_equal(open_frames(z, fixed={1: 1}).read(3), arr[3, 1])
     src = open_frames(tmp_path / "s.zarr", frame_axis=1, fixed={0: 2})
@@ -151,8 +152,9 @@ def test_tiff_stack(tmp_path, compression):
     tifffile = pytest.importorskip("tifffile")
     arr = _stack((5, 3, 20, 22))
     path = tmp_path / "s.tif"
-    tifffile.imwrite(path, arr, compression=compression, photometric="minisblack",
-                    metadata={"axes": "TZYX"})
+    tifffile.imwrite(
+        path, arr, compression=compression, photometric="minisblack", metadata={"axes": "TZYX"}
+    )
     with open_frames(str(path), frame_axis=0, fixed={1: 2}) as src:
         assert src.num_frames == 5 and src.frame_shape == (20, 22)
         np.testing.assert_array_equal(src.read(4), arr[4, 2])

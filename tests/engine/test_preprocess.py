@@ -51,8 +51,10 @@ def test_resize_is_bilinear_antialiased_after_scaling():
     )
     torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
     # Grey channels are identical copies.
-    torch.testing.assert_close(out[0, 0] * IMAGENET_STD[0] + IMAGENET_MEAN[0],
-                               out[0, 2] * IMAGENET_STD[2] + IMAGENET_MEAN[2])
+    torch.testing.assert_close(
+        out[0, 0] * IMAGENET_STD[0] + IMAGENET_MEAN[0],
+        out[0, 2] * IMAGENET_STD[2] + IMAGENET_MEAN[2],
+    )
 
 
 def test_uint16_percentile_mapping():
@@ -68,15 +70,20 @@ def test_uint16_percentile_mapping():
 
 def test_modes_and_limits():
     img = np.array([[10, 20], [30, 50]], dtype=np.uint16)
-    np.testing.assert_allclose(normalize_frame(img, Normalization(mode="minmax")),
-                               [[0, 0.25], [0.5, 1.0]])
-    np.testing.assert_allclose(normalize_frame(img, Normalization(limits=(20, 30))),
-                               [[0, 0], [1, 1]])
+    np.testing.assert_allclose(
+        normalize_frame(img, Normalization(mode="minmax")), [[0, 0.25], [0.5, 1.0]]
+    )
+    np.testing.assert_allclose(
+        normalize_frame(img, Normalization(limits=(20, 30))), [[0, 0], [1, 1]]
+    )
     u8 = np.array([[0, 128], [200, 255]], np.uint8)
-    np.testing.assert_allclose(normalize_frame(u8, Normalization(mode="percentile",
-                                                                 low_percentile=0,
-                                                                 high_percentile=100)),
-                               [[0, 128 / 255], [200 / 255, 1]], rtol=1e-6)
+    np.testing.assert_allclose(
+        normalize_frame(
+            u8, Normalization(mode="percentile", low_percentile=0, high_percentile=100)
+        ),
+        [[0, 128 / 255], [200 / 255, 1]],
+        rtol=1e-6,
+    )
     f = np.array([[0.2, 0.7]], np.float32)
     np.testing.assert_array_equal(normalize_frame(f, Normalization(mode="none")), f)
     b = np.array([[True, False]])

@@ -55,15 +55,18 @@ def _zarr_major() -> int:
     return int(zarr.__version__.split(".")[0])
 
 
-def _create_array(group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...],
-                  dtype: Any) -> Any:
+def _create_array(
+    group: Any, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any
+) -> Any:
     # Features are float noise to a compressor: store raw chunks, fast to write.
     fill = False if np.dtype(dtype) == np.bool_ else 0
     if _zarr_major() >= 3:
-        return group.create_array(name, shape=shape, chunks=chunks, dtype=dtype,
-                                  compressors=None, fill_value=fill)
-    return group.create_dataset(name, shape=shape, chunks=chunks, dtype=dtype,
-                                compressor=None, fill_value=fill)
+        return group.create_array(
+            name, shape=shape, chunks=chunks, dtype=dtype, compressors=None, fill_value=fill
+        )
+    return group.create_dataset(
+        name, shape=shape, chunks=chunks, dtype=dtype, compressor=None, fill_value=fill
+    )
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
@@ -157,16 +160,23 @@ class FeatureCache:
             disk = 0
             if self._group is not None and "present" in self._group:
                 disk = int(np.count_nonzero(self._group["present"][:]))
-            return CacheStats(self._hits, self._misses, self._disk_hits, self._ram.nbytes,
-                              len(self._ram), disk)
+            return CacheStats(
+                self._hits, self._misses, self._disk_hits, self._ram.nbytes, len(self._ram), disk
+            )
 
     # -- disk -------------------------------------------------------------------
     def _reset(self, path: Path) -> Any:
         import zarr
 
         group = zarr.open_group(str(path), mode="w")
-        group.attrs.update({"napari_sam2": _MARKER, "format": _FORMAT,
-                            "fingerprint": self.fingerprint, "layout": {}})
+        group.attrs.update(
+            {
+                "napari_sam2": _MARKER,
+                "format": _FORMAT,
+                "fingerprint": self.fingerprint,
+                "layout": {},
+            }
+        )
         return group
 
     def _open_disk(self, path: Path) -> Any:
@@ -202,8 +212,10 @@ class FeatureCache:
     def _write_disk(self, frame: int, tensors: dict[str, torch.Tensor]) -> None:
         group = self._group
         layout = dict(group.attrs["layout"])
-        wanted = {name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
-                  for name, t in tensors.items()}
+        wanted = {
+            name: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")}
+            for name, t in tensors.items()
+        }
         if not layout:
             for name in wanted:
                 if not _NAME_RE.match(name) or name == "present":
@@ -215,8 +227,9 @@ class FeatureCache:
             _create_array(group, "present", (n,), (1024,), bool)
             group.attrs["layout"] = layout = wanted
         elif layout != wanted:
-            raise ValueError(f"features of frame {frame} do not match the cache layout: "
-                             f"{wanted} != {layout}")
+            raise ValueError(
+                f"features of frame {frame} do not match the cache layout: {wanted} != {layout}"
+            )
         present = group["present"]
         if frame >= present.shape[0]:
             n = max(frame + 1, 2 * present.shape[0])

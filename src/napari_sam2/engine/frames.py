@@ -24,9 +24,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["FrameSource", "MissingFileError", "open_frames"]
 
@@ -62,8 +65,7 @@ class FrameSource:
         self.shape: tuple[int, ...] = tuple(int(s) for s in data.shape)
         self.frame_axis = frame_axis
         self.y_axis, self.x_axis = y_axis, x_axis
-        self.channel_axis = channel_axis
-        self.channel = channel
+        self.channel_axis, self.channel = channel_axis, channel
         self.fixed: dict[int, int] = dict(fixed or {})
         self.name = name or f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
         self._closer = closer
@@ -151,7 +153,7 @@ class FrameSource:
             self._closer.close()
             self._closer = None
 
-    def __enter__(self) -> FrameSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -168,12 +170,7 @@ def _norm_axis(axis: int, ndim: int, what: str) -> int:
 
 
 def _guess_rgb(shape: tuple[int, ...]) -> bool:
-    return (
-        len(shape) >= 3
-        and shape[-1] in (3, 4)
-        and shape[-2] > RGB_MIN_SIDE
-        and shape[-3] > RGB_MIN_SIDE
-    )
+    return len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[-3:-1]) > RGB_MIN_SIDE
 
 
 def _open_path(path: Path) -> tuple[Any, Any]:
@@ -253,8 +250,9 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
         if shape[-1] not in (3, 4):
             raise ValueError(f"rgb=True needs a last axis of size 3 or 4, data shape {shape}")
     elif channel is not None:
-        raise ValueError(f"channel={channel} given but data {shape} has no channel axis; "
-                         "pass channel_axis")
+        raise ValueError(
+            f"channel={channel} given but data {shape} has no channel axis; pass channel_axis"
+        )
     spatial = [a for a in range(ndim) if a != channel_axis]
     if len(spatial) < 2:
         raise ValueError(f"data of shape {shape} has fewer than 2 spatial dimensions")
@@ -266,17 +264,19 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
                 raise ValueError(f"channel {channel} out of range for {n_channels} channels")
             channel %= n_channels
         elif n_channels not in (3, 4):
-            raise ValueError(f"channel axis {channel_axis} has {n_channels} channels, not RGB(A): "
-                             "pick one with channel=")
+            raise ValueError(
+                f"channel axis {channel_axis} has {n_channels} channels, not RGB(A): "
+                "pick one with channel="
+            )
     if len(spatial) == 2:
         f_axis = None  # a single image: one-frame video
     else:
         f_axis = _norm_axis(frame_axis, ndim, "frame_axis")
-        if f_axis in (y_axis, x_axis):
-            raise ValueError(f"frame_axis {frame_axis} is a spatial axis (Y, X are the last "
-                             f"two non-channel axes: {y_axis}, {x_axis})")
-        if f_axis == channel_axis:
-            raise ValueError(f"frame_axis {frame_axis} is the channel axis")
+        if f_axis in (y_axis, x_axis, channel_axis):
+            raise ValueError(
+                f"frame_axis {frame_axis} is a spatial axis or the channel axis "
+                f"(Y={y_axis}, X={x_axis}, channel={channel_axis})"
+            )
     fixed_norm: dict[int, int] = {}
     for axis, index in (fixed or {}).items():
         a = _norm_axis(axis, ndim, "fixed axis")
@@ -285,6 +285,14 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
         if not -shape[a] <= index < shape[a]:
             raise ValueError(f"fixed index {index} out of range for axis {a} of size {shape[a]}")
         fixed_norm[a] = int(index) % shape[a]
-    return FrameSource(data, frame_axis=f_axis, y_axis=y_axis, x_axis=x_axis,
-                       channel_axis=channel_axis, channel=channel, fixed=fixed_norm,
-                       name=name, closer=closer)
+    return FrameSource(
+        data,
+        frame_axis=f_axis,
+        y_axis=y_axis,
+        x_axis=x_axis,
+        channel_axis=channel_axis,
+        channel=channel,
+        fixed=fixed_norm,
+        name=name,
+        closer=closer,
+    )

@@ -16,8 +16,12 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["TensorStore", "tensors_nbytes"]
 
@@ -159,15 +163,17 @@ class TensorStore:
                 self._tmp.cleanup()
                 self._tmp = None
 
-    def __enter__(self) -> TensorStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"TensorStore({len(self._ram)} in RAM, {len(self._disk)} spilled, "
-                f"{self._nbytes}/{self.max_bytes} bytes, on_evict={self.on_evict!r})")
+        return (
+            f"TensorStore({len(self._ram)} in RAM, {len(self._disk)} spilled, "
+            f"{self._nbytes}/{self.max_bytes} bytes, on_evict={self.on_evict!r})"
+        )
 
     # -- internals (caller holds the lock) -------------------------------------
     def _insert(self, key: Hashable, entry: Entry) -> None:
