@@ -40,7 +40,7 @@ def test_ram_only_hits_misses_and_eviction():
     _assert_same(cache.get(2), _features(2))
     s = cache.stats
     assert (s.hits, s.misses, s.disk_hits, s.entries, s.disk_entries) == (1, 1, 0, 2, 0)
-    assert s.nbytes == 2 * FRAME_BYTES
+    assert s.nbytes == 2 * FRAME_BYTES and s["misses"] == 1
     cache.clear()
     assert 2 not in cache and cache.stats.nbytes == 0
 

@@ -48,6 +48,10 @@ class CacheStats:
     entries: int  # frames in RAM
     disk_entries: int  # frames on disk
 
+    def __getitem__(self, name: str) -> int:
+        """Dict-style access too: ``stats["misses"]``."""
+        return getattr(self, name)
+
 
 def _zarr_major() -> int:
     import zarr
