@@ -54,13 +54,15 @@ class MultiScaleAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, _ = x.shape
-        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1)
-        q, k, v = qkv.unbind(2)
+        # One permute to (3, B, heads, N, d): q, k, v become views, no copies.
+        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
         if self.q_stride:
-            q = _pool_2x(q.reshape(b, h, w, -1), self.q_stride)
+            q = q.transpose(1, 2).reshape(b, h, w, -1)
+            q = _pool_2x(q, self.q_stride)
             h, w = q.shape[1:3]
-            q = q.reshape(b, h * w, self.num_heads, -1)
-        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+            q = q.reshape(b, h * w, self.num_heads, -1).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, h, w, -1))
 
 
@@ -147,6 +149,15 @@ class Hiera(nn.Module):
             dim = dim_out
 
     def _pos_embed(self, h: int, w: int) -> torch.Tensor:
+        # The bicubic interpolation costs ~0.2 s a frame on a CPU: keep it while
+        # the weights and the grid size stay the same (inference).
+        key = (h, w, self.pos_embed._version, self.pos_embed_window._version, self.pos_embed.device)
+        if torch.is_grad_enabled() or getattr(self, "_pos_cache_key", None) != key:
+            self._pos_cache = self._compute_pos_embed(h, w)
+            self._pos_cache_key = key
+        return self._pos_cache
+
+    def _compute_pos_embed(self, h: int, w: int) -> torch.Tensor:
         # A global embedding interpolated to the token grid plus a window-sized one tiled.
         pos = F.interpolate(self.pos_embed, size=(h, w), mode="bicubic")
         win = self.pos_embed_window
