@@ -36,7 +36,7 @@ class _Server:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_GET(self):
                 server.requests.append({"path": self.path, "range": self.headers.get("Range")})
                 data = server.body
                 if server.mode == "corrupt":

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"{weights.checkpoint_info(args.download).preset}: {path}")
         return
     print(f"checkpoint cache: {weights.cache_dir()}  (set ${weights.ENV_CACHE_DIR} to change)")
-    for name, info in weights.REGISTRY.items():
+    for name in weights.REGISTRY:
         path = weights.cached_path(name)
         print(f"  {name:<24} {str(path) if path else 'not downloaded'}")
 
@@ -187,7 +187,7 @@ def run_segmentation(args: argparse.Namespace, frames, records) -> np.ndarray:
     passes = _frame_order(args.direction, [r.frame for r in records], args.start, stop)
     from tqdm.auto import tqdm
 
-    total = sum(m + 1 for _, _, m in passes)
+    total = sum(0 if rev and begin == 0 else m + 1 for begin, rev, m in passes)
     with tqdm(total=total, desc="propagating", unit="frame", disable=args.no_progress,
               file=sys.stderr) as bar:
         for begin, reverse, max_frames in passes:

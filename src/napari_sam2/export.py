@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_label_stack", "write_ctc", "ctc_tracks"]
+__all__ = ["ctc_tracks", "write_ctc", "write_label_stack"]
 
 
 def _as_labels(labels) -> np.ndarray:

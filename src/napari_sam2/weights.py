@@ -18,9 +18,9 @@ import sys
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
 
 from napari_sam2.model.config import get_config, list_presets
 
@@ -34,7 +34,7 @@ TIMEOUT_S = 60.0  # per socket operation, not for the whole download
 _CHUNK = 1 << 20
 
 #: ``(done_bytes, total_bytes or None) -> None``; napari adapters pass one.
-ProgressCallback = Callable[[int, Union[int, None]], None]
+ProgressCallback = Callable[[int, int | None], None]
 
 _SHA256 = {
     "sam2.1_hiera_tiny": "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",

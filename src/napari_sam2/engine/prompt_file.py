@@ -29,11 +29,12 @@ import csv
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-__all__ = ["PromptRecord", "read_prompts", "write_prompts", "check_prompts_fit"]
+__all__ = ["PromptRecord", "check_prompts_fit", "read_prompts", "write_prompts"]
 
 CSV_COLUMNS = ("frame", "object", "kind", "x", "y", "label", "x1", "y1")
 
@@ -125,12 +126,12 @@ def _read_json(path: Path) -> list[PromptRecord]:
     if not isinstance(doc, dict) or doc.get("version") != 1 or "prompts" not in doc:
         raise ValueError(f'{path}: expected {{"version": 1, "prompts": [...]}}')
     if not isinstance(doc["prompts"], list):
-        raise ValueError(f'{path}: "prompts" must be a list')
+        raise ValueError(f'{path}: "prompts" must be a list')  # noqa: TRY004 (bad file content)
     items = []
     for i, entry in enumerate(doc["prompts"]):
         where = f"{path}: prompt #{i}"
         if not isinstance(entry, dict):
-            raise ValueError(f"{where}: must be an object, got {entry!r}")
+            raise ValueError(f"{where}: must be an object, got {entry!r}")  # noqa: TRY004
         for key in ("frame", "object"):
             if key not in entry:
                 raise ValueError(f'{where}: missing "{key}"')
