@@ -78,6 +78,7 @@ class VideoSession:
             max_bytes=DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes,
             disk_path=feature_cache_path,
             fingerprint=fingerprint,
+            device=model.device,
         )
         self._store = TensorStore(
             DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes,
