@@ -1,0 +1,341 @@
+"""The controller: napari layers in, ``VideoSession`` calls, Labels out.
+
+It holds one session per (image layer, layout, channel, model) and keeps
+track of which prompts each session has seen, so that any edit of the
+Points/Shapes layers (add, move, delete, toggle) becomes the few session
+calls that bring it up to date. No tracking logic lives here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from psygnal import Signal
+
+from napari_sam2._napari import notify
+from napari_sam2._napari.labels import LabelsEditor
+from napari_sam2._napari.layout import StackLayout, check_dtype
+from napari_sam2._napari.models import ModelSpec, get_model
+from napari_sam2._napari.prompts import FramePrompt, collect_prompts
+from napari_sam2._napari.propagation import PropagationRun, iterate_plan, make_plan
+
+
+@dataclass
+class _SessionState:
+    session: object
+    layout: StackLayout
+    sent: dict  # {(frame, obj_id): FramePrompt} as last given to the session
+
+
+class Sam2Controller:
+    """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
+
+    objects_changed = Signal()
+    progress = Signal(int, int)  # done, total
+    running_changed = Signal(bool)
+    frame_written = Signal(int)
+
+    def __init__(self, viewer) -> None:
+        self.viewer = viewer
+        self.image_layer = self.points_layer = self.shapes_layer = self.labels_layer = None
+        self.frame_axis: int | None = 0
+        self.channel_axis: int | None = None
+        self.channel: int | None = None
+        self.model_spec = ModelSpec()
+        self.overwrite = False
+        self.threaded = True
+        self.run: PropagationRun | None = None
+        self._states: dict[tuple, _SessionState] = {}
+        self._candidate_index: dict[tuple[int, int], int] = {}
+        self._muted = False  # True while we edit the prompt layers ourselves
+        self._removed = None
+
+    # -- configuration ---------------------------------------------------------
+    def base_layout(self) -> StackLayout:
+        """The image layer's axes, without a position (``ValueError`` if unusable)."""
+        image = self.image_layer
+        if image is None or image not in self.viewer.layers:
+            raise ValueError("choose an image layer first")
+        data = image.data[0] if image.multiscale else image.data
+        check_dtype(data.dtype)
+        return StackLayout(tuple(data.shape), bool(image.rgb), self.channel_axis)
+
+    def layout(self) -> StackLayout:
+        """The current layout: other axes pinned where the viewer is now."""
+        base = self.base_layout()
+        frame_axis = self.frame_axis if base.nonspatial_axes() else None
+        if frame_axis is not None and frame_axis not in base.nonspatial_axes():
+            raise ValueError(f"axis {frame_axis} cannot be the frame axis of {base.shape}")
+        return base.with_position(self._position(base), frame_axis)
+
+    def _position(self, base: StackLayout) -> tuple[int, ...]:
+        """The viewer's position in Labels data coordinates (ints)."""
+        ref = self.labels_layer if self._labels_ok(base) else self.image_layer
+        point = ref.world_to_data(self.viewer.dims.point)
+        if ref is self.image_layer and base.channel_axis is not None:
+            point = np.delete(point, base.channel_axis)
+        return tuple(int(round(p)) for p in point)
+
+    def _labels_ok(self, base: StackLayout) -> bool:
+        layer = self.labels_layer
+        return layer is not None and layer in self.viewer.layers and layer.data.shape == base.labels_shape
+
+    def ensure_layers(self) -> None:
+        """Create the output Labels layer (and prompt layers) if absent; check shapes."""
+        base = self.base_layout()
+        image = self.image_layer
+        keep = [a for a in range(image.ndim) if a != base.channel_axis]
+        geometry = {"scale": np.asarray(image.scale)[keep], "translate": np.asarray(image.translate)[keep]}
+        if self.labels_layer is None or self.labels_layer not in self.viewer.layers:
+            data = np.zeros(base.labels_shape, dtype=np.uint32)
+            self.labels_layer = self.viewer.add_labels(data, name=f"{image.name} masks", **geometry)
+            self.labels_layer.selected_label = 1
+        elif self.labels_layer.data.shape != base.labels_shape:
+            raise ValueError(
+                f"Labels layer '{self.labels_layer.name}' has shape {self.labels_layer.data.shape}, "
+                f"but the image '{image.name}' needs {base.labels_shape}: choose another "
+                "Labels layer or none (one will be created)"
+            )
+        ndim = len(base.labels_shape)
+        if self.points_layer is None or self.points_layer not in self.viewer.layers:
+            self.points_layer = self.viewer.add_points(
+                np.empty((0, ndim)), ndim=ndim, name="SAM2 points", size=max(3, base.spatial_shape[0] // 40), **geometry
+            )
+        if self.shapes_layer is None or self.shapes_layer not in self.viewer.layers:
+            self.shapes_layer = self.viewer.add_shapes(
+                ndim=ndim, name="SAM2 boxes", edge_color="yellow", face_color="transparent", **geometry
+            )
+
+    @property
+    def editor(self) -> LabelsEditor:
+        """The one undo-grouping editor of the current Labels layer."""
+        if getattr(self, "_editor", None) is None or self._editor.layer is not self.labels_layer:
+            self._editor = LabelsEditor(self.labels_layer)
+        return self._editor
+
+    @property
+    def current_object(self) -> int:
+        """The Labels layer's selected label: the object new prompts belong to."""
+        return int(self.labels_layer.selected_label) if self.labels_layer is not None else 1
+
+    def new_object_id(self) -> int:
+        """A label id used neither in the Labels layer nor by any prompt."""
+        used = set(np.unique(np.asarray(self.labels_layer.data)).tolist()) if self.labels_layer else set()
+        for layer in (self.points_layer, self.shapes_layer):
+            if layer is not None and "obj_id" in layer.features:
+                used |= set(layer.features["obj_id"].tolist())
+        return max(used | {0}) + 1
+
+    # -- sessions --------------------------------------------------------------
+    def state(self) -> _SessionState:
+        """The session for the current image/layout/channel/model (created on demand)."""
+        from napari_sam2 import VideoSession
+
+        layout = self.layout()
+        key = (id(self.image_layer), layout, self.channel, self.model_spec)
+        if key not in self._states:
+            data = self.image_layer.data[0] if self.image_layer.multiscale else self.image_layer.data
+            model = get_model(self.model_spec)
+            session = VideoSession(model, data, **layout.session_kwargs(self.channel))
+            self._states[key] = _SessionState(session, layout, {})
+        return self._states[key]
+
+    @property
+    def session(self):
+        """The current ``VideoSession`` (for scripting)."""
+        return self.state().session
+
+    def current_frame(self) -> int:
+        """The frame the viewer shows now."""
+        layout = self.layout()
+        if layout.frame_axis is None:
+            return 0
+        return self._position(layout)[layout.to_labels_axis(layout.frame_axis)]
+
+    # -- interaction -------------------------------------------------------------
+    def on_prompts_edited(self, event=None) -> None:
+        """Layer event handler: react to finished edits only (not 'adding'/'changing')."""
+        action = str(getattr(event, "action", "changed"))
+        if self._muted or action.rsplit(".", 1)[-1].lower() not in ("added", "removed", "changed"):
+            return
+        self.update_prompts()
+
+    @notify.reports_errors
+    def update_prompts(self) -> list[int]:
+        """Send changed prompts to the session and write the frames they touch.
+
+        Returns the frames written. Called after any edit of the prompt layers.
+        """
+        if self.is_running:
+            notify.warning("propagation is running: the new prompts are used once it ends")
+            return []
+        self.ensure_layers()
+        st = self.state()
+        now = collect_prompts(
+            self.points_layer, self.shapes_layer, self.labels_layer, st.layout, self.current_object
+        )
+        changed = {k for k in set(now) | set(st.sent) if now.get(k, FramePrompt()) != st.sent.get(k, FramePrompt())}
+        written = []
+        with self.editor.group():  # one undo step for this interaction
+            for frame, obj_id in sorted(changed):
+                prompt = now.get((frame, obj_id), FramePrompt())
+                if obj_id <= 0:
+                    st.sent[(frame, obj_id)] = prompt
+                    raise ValueError("label 0 is the background: select a label id >= 1 for the object")
+                try:
+                    result = self._send(st, frame, obj_id, prompt)
+                finally:
+                    st.sent[(frame, obj_id)] = prompt  # a bad prompt is reported once, not on every edit
+                if result is not None:
+                    self.write_result(result, st.layout)
+                written.append(frame)
+        if changed:
+            self.objects_changed.emit()
+        return written
+
+    def _send(self, st: _SessionState, frame: int, obj_id: int, prompt: FramePrompt):
+        session = st.session
+        self._candidate_index.pop((frame, obj_id), None)
+        if prompt.empty:
+            if obj_id in session.obj_ids:
+                session.clear_frame(frame, obj_id)
+                if not session.prompted_frames(obj_id):
+                    session.remove_object(obj_id)
+            self.editor.clear_object(obj_id, st.layout.labels_index(frame))
+            return None
+        if prompt.box is not None:
+            result = session.add_box(frame, obj_id, np.asarray(prompt.box), clear=True)
+            if prompt.points:
+                result = session.add_points(frame, obj_id, np.asarray(prompt.points),
+                                            np.asarray(prompt.labels), clear=False)
+            return result
+        return session.add_points(frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels))
+
+    def write_result(self, result, layout: StackLayout | None = None) -> None:
+        """Write a ``FrameResult`` into the Labels layer (one undo step unless in a run)."""
+        layout = layout or self.state().layout
+        self.editor.write_plane(
+            layout.labels_index(result.frame), result.obj_ids, result.masks, self.overwrite
+        )
+        self.frame_written.emit(result.frame)
+
+    @notify.reports_errors
+    def cycle_candidate(self, frame: int | None = None, obj_id: int | None = None) -> int | None:
+        """Show the next of the three candidate masks of the last click; returns its index."""
+        st = self.state()
+        frame = self.current_frame() if frame is None else frame
+        obj_id = self.current_object if obj_id is None else obj_id
+        if obj_id not in st.session.obj_ids or st.session.candidates(frame, obj_id) is None:
+            notify.info("no candidate masks here: click once on this slice first")
+            return None
+        n = len(st.session.candidates(frame, obj_id).iou)
+        index = (self._candidate_index.get((frame, obj_id), -1) + 1) % n
+        self._candidate_index[(frame, obj_id)] = index
+        self.write_result(st.session.select_candidate(frame, obj_id, index), st.layout)
+        return index
+
+    @notify.reports_errors
+    def add_mask_prompt(self, mask_layer, frame: int | None = None, obj_id: int | None = None,
+                        source_label: int | None = None) -> None:
+        """Use a Labels layer's label on this slice as a mask prompt for an object."""
+        self.ensure_layers()
+        st = self.state()
+        frame = self.current_frame() if frame is None else frame
+        obj_id = self.current_object if obj_id is None else obj_id
+        plane = np.asarray(mask_layer.data[st.layout.labels_index(frame)])
+        if plane.shape != st.session.frame_shape:
+            raise ValueError(f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, expected {st.session.frame_shape}")
+        label = mask_layer.selected_label if source_label is None else source_label
+        self.write_result(st.session.add_mask(frame, obj_id, plane == label), st.layout)
+        self.objects_changed.emit()
+
+    # -- objects ---------------------------------------------------------------------
+    def objects(self) -> list[tuple[int, tuple, list[int]]]:
+        """``(obj_id, rgba, prompted frames)`` for every object with prompts."""
+        try:
+            st = self.state()
+        except Exception:
+            return []
+        out = []
+        for obj_id in sorted(st.session.obj_ids):
+            color = tuple(np.asarray(self.labels_layer.get_color(obj_id)).tolist()) if self.labels_layer else ()
+            out.append((obj_id, color, st.session.prompted_frames(obj_id)))
+        return out
+
+    @notify.reports_errors
+    def delete_object(self, obj_id: int) -> None:
+        """Delete an object: its labels (one undo step) and its prompts."""
+        from napari_sam2._napari.objects import remove_prompts
+
+        if self.is_running:
+            raise ValueError("cancel the propagation before deleting objects")
+        self._muted = True
+        try:
+            self._removed = remove_prompts(obj_id, self.points_layer, self.shapes_layer)
+        finally:
+            self._muted = False
+        for st in self._states.values():
+            if obj_id in st.session.obj_ids:
+                st.session.remove_object(obj_id)
+            st.sent = {k: v for k, v in st.sent.items() if k[1] != obj_id}
+        if self.labels_layer is not None:
+            self.editor.clear_object(obj_id)
+        self.objects_changed.emit()
+
+    @notify.reports_errors
+    def undo_delete(self) -> None:
+        """Bring back the last deleted object: its labels (Labels undo) and prompts."""
+        from napari_sam2._napari.objects import restore_prompts
+
+        removed, self._removed = self._removed, None
+        if removed is None:
+            raise ValueError("nothing to restore")
+        self.labels_layer.undo()
+        self._muted = True
+        try:
+            restore_prompts(removed, self.points_layer, self.shapes_layer)
+        finally:
+            self._muted = False
+        # Prompted slices are segmented again; propagated slices came back with the undo.
+        for st in self._states.values():
+            st.sent = {k: v for k, v in st.sent.items() if k[1] != removed.obj_id}
+        self.update_prompts()
+
+    # -- propagation -------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self.run is not None and not self.run.finished
+
+    @notify.reports_errors
+    def propagate(self, direction: str = "forward", first: int | None = None, last: int | None = None) -> PropagationRun | None:
+        """Propagate all objects; each frame is written as it arrives (one undo step)."""
+        if self.is_running:
+            raise ValueError("a propagation is already running")
+        self.update_prompts()
+        st = self.state()
+        plan = make_plan(st.session, direction, first, last)
+        editor = self.editor
+        editor.begin_run()
+        self.progress.emit(0, plan.total)
+
+        def on_frame(result):
+            self.write_result(result, st.layout)
+            self.progress.emit(self.run.done, plan.total)
+
+        def on_done(cancelled, error):
+            editor.end_run()
+            self.running_changed.emit(False)
+            if error is not None:
+                notify.error(f"propagation failed: {error}")
+            elif cancelled:
+                notify.info(f"propagation cancelled after {self.run.done} of {plan.total} slices")
+
+        self.run = PropagationRun(iterate_plan(st.session, plan), plan.total, on_frame, on_done, self.threaded)
+        self.running_changed.emit(True)
+        return self.run.start()
+
+    def cancel(self) -> None:
+        """Stop the running propagation between frames."""
+        if self.is_running:
+            self.run.cancel()

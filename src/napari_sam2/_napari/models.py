@@ -1,0 +1,35 @@
+"""Loaded models, cached by what the user chose (preset, checkpoint, device, size)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from napari_sam2._napari.device import resolve_device
+
+_CACHE: dict = {}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model choice of the widget. ``checkpoint`` None: the weights cache
+    (downloaded on first use); ``image_size`` below 1024 is a reduced,
+    faster input size (lower quality; for quick tries and tests)."""
+
+    preset: str = "sam2.1_hiera_tiny"
+    checkpoint: str | None = None
+    device: str = "auto"
+    image_size: int = 1024
+
+
+def get_model(spec: ModelSpec):
+    """The model for ``spec``, loaded once and then reused."""
+    from napari_sam2 import load_model
+
+    device = resolve_device(spec.device)
+    key = (spec.preset, spec.checkpoint, device, spec.image_size)
+    if key not in _CACHE:
+        _CACHE.clear()  # one model at a time: they are large
+        _CACHE[key] = load_model(
+            spec.preset, checkpoint=spec.checkpoint, device=device, image_size=spec.image_size
+        )
+    return _CACHE[key]

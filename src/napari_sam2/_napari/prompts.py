@@ -1,0 +1,132 @@
+"""Points and Shapes layers as SAM 2 prompts.
+
+Points carry two features: ``positive`` (bool; a negative point says "not
+this") and ``obj_id`` (the Labels layer's selected label when the point was
+added). Shapes carry ``obj_id``; each shape's bounding box is a box prompt.
+Coordinates go layer data -> world -> Labels data, so layers with a scale
+or translate line up as they do on screen; napari's (row, col) becomes the
+engine's (x, y) = (col, row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from napari_sam2._napari.layout import StackLayout
+
+POSITIVE_COLOR, NEGATIVE_COLOR = "lime", "red"
+
+
+@dataclass(frozen=True)
+class FramePrompt:
+    """All prompts of one object on one frame (hashable, so changes are easy to spot)."""
+
+    points: tuple[tuple[float, float], ...] = ()  # (x, y) pixels
+    labels: tuple[int, ...] = ()  # 1 positive, 0 negative
+    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1
+
+    @property
+    def empty(self) -> bool:
+        return not self.points and self.box is None
+
+
+PromptKey = tuple[int, int]  # (frame, obj_id)
+
+
+def prepare_points_layer(layer, obj_id: int, positive: bool = True) -> None:
+    """Give a Points layer the ``positive``/``obj_id`` features and colour by polarity."""
+    features = layer.features
+    n = len(layer.data)
+    if "positive" not in features or "obj_id" not in features:
+        layer.features = pd.DataFrame(
+            {
+                "positive": features["positive"].astype(bool)
+                if "positive" in features else np.ones(n, bool),
+                "obj_id": features["obj_id"].astype(int)
+                if "obj_id" in features else np.full(n, obj_id, int),
+            }
+        )
+    layer.face_color_cycle = {True: POSITIVE_COLOR, False: NEGATIVE_COLOR}
+    layer.face_color = "positive"
+    layer.feature_defaults = {"positive": positive, "obj_id": obj_id}
+
+
+def prepare_shapes_layer(layer, obj_id: int) -> None:
+    """Give a Shapes layer the ``obj_id`` feature; its shapes become boxes."""
+    if "obj_id" not in layer.features:
+        layer.features = pd.DataFrame({"obj_id": np.full(len(layer.data), obj_id, int)})
+    layer.feature_defaults = {"obj_id": obj_id}
+    layer.current_face_color = "transparent"
+
+
+def set_current_object(obj_id: int, *layers) -> None:
+    """New prompts on these layers will belong to ``obj_id``."""
+    for layer in layers:
+        if layer is not None and "obj_id" in layer.features:
+            defaults = layer.feature_defaults.iloc[0].to_dict()
+            defaults["obj_id"] = int(obj_id)
+            layer.feature_defaults = defaults
+
+
+def toggle_polarity(layer) -> bool:
+    """Flip positive/negative: the selected points if any, else the next point's.
+    Returns the polarity new points will get."""
+    selected = sorted(layer.selected_data)
+    if selected:
+        feats = layer.features
+        feats.loc[selected, "positive"] = ~feats.loc[selected, "positive"].astype(bool)
+        layer.features = feats
+        layer.refresh_colors()
+    positive = not bool(layer.feature_defaults["positive"].iloc[0])
+    if not selected:
+        defaults = layer.feature_defaults.iloc[0].to_dict()
+        defaults["positive"] = positive
+        layer.feature_defaults = defaults
+    return bool(layer.feature_defaults["positive"].iloc[0]) if selected else positive
+
+
+def _to_labels_coords(layer, coords: np.ndarray, reference) -> np.ndarray:
+    """Layer data coordinates -> ``reference`` (Labels) data coordinates."""
+    out = [reference.world_to_data(layer.data_to_world(c)) for c in coords]
+    return np.asarray(out, dtype=float).reshape(len(out), reference.ndim)
+
+
+def collect_prompts(
+    points_layer, shapes_layer, reference, layout: StackLayout, default_obj: int = 1
+) -> dict:
+    """``{(frame, obj_id): FramePrompt}`` for every prompt on the tracked plane
+    (prompts without an ``obj_id`` feature belong to ``default_obj``)."""
+    found: dict[PromptKey, dict] = {}
+
+    def entry(key):
+        return found.setdefault(key, {"points": [], "labels": [], "box": None})
+
+    if points_layer is not None and len(points_layer.data):
+        coords = _to_labels_coords(points_layer, np.asarray(points_layer.data), reference)
+        feats = points_layer.features
+        positive = feats["positive"].to_numpy(bool) if "positive" in feats else None
+        obj = feats["obj_id"].to_numpy(int) if "obj_id" in feats else None
+        for i, c in enumerate(coords):
+            frame = layout.frame_of(c)
+            if frame is None:
+                continue
+            e = entry((frame, int(obj[i]) if obj is not None else default_obj))
+            e["points"].append((float(c[-1]), float(c[-2])))
+            e["labels"].append(int(positive[i]) if positive is not None else 1)
+    if shapes_layer is not None and len(shapes_layer.data):
+        obj = shapes_layer.features["obj_id"].to_numpy(int) if "obj_id" in shapes_layer.features else None
+        for i, verts in enumerate(shapes_layer.data):
+            c = _to_labels_coords(shapes_layer, np.asarray(verts), reference)
+            frame = layout.frame_of(c[0])
+            if frame is None:
+                continue
+            e = entry((frame, int(obj[i]) if obj is not None else default_obj))
+            (r0, c0), (r1, c1) = c[:, -2:].min(axis=0), c[:, -2:].max(axis=0)
+            e["box"] = (float(c0), float(r0), float(c1), float(r1))  # the last box wins
+    return {
+        key: FramePrompt(tuple(e["points"]), tuple(e["labels"]), e["box"])
+        for key, e in found.items()
+    }

@@ -1,0 +1,1 @@
+"""Qt widgets of the napari plugin (everything else lives in ``_napari``)."""

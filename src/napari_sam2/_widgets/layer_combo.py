@@ -1,0 +1,50 @@
+"""A combo box listing the viewer's layers of one type, kept in sync with it."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import QComboBox
+
+
+class LayerCombo(QComboBox):
+    """Layers of ``layer_type``; with ``none_text`` an extra first entry means None."""
+
+    def __init__(self, viewer, layer_type, none_text: str | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.viewer, self.layer_type, self.none_text = viewer, layer_type, none_text
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        for ev in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            ev.connect(self.refresh)
+        self.refresh()
+
+    def layers(self) -> list:
+        return [layer for layer in self.viewer.layers if isinstance(layer, self.layer_type)]
+
+    def refresh(self, event=None) -> None:
+        """Re-list the layers, keeping the current choice when it still exists."""
+        current = self.layer()
+        self.blockSignals(True)
+        self.clear()
+        if self.none_text is not None:
+            self.addItem(self.none_text, None)
+        for layer in self.layers():
+            self.addItem(layer.name, layer)
+        self.blockSignals(False)
+        self.set_layer(current, emit=False)
+        if self.layer() is not current:  # the chosen layer went away, or a first one came
+            self.currentIndexChanged.emit(self.currentIndex())
+
+    def layer(self):
+        """The chosen layer (None for the 'none' entry or an empty list)."""
+        return self.currentData() if self.count() else None
+
+    def set_layer(self, layer, emit: bool = True) -> None:
+        # QComboBox.findData compares by value; layers must be found by identity.
+        found = [i for i in range(self.count()) if self.itemData(i) is layer]
+        index = found[0] if found else 0
+        if not emit:
+            self.blockSignals(True)
+        self.setCurrentIndex(index)
+        self.blockSignals(False)
+        if emit:
+            self.currentIndexChanged.emit(index)

@@ -1,0 +1,232 @@
+"""The dock widget: pick layers and axes, prompt, propagate, manage objects."""
+
+from __future__ import annotations
+
+from napari.layers import Image, Labels, Points, Shapes
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_sam2._napari import notify
+from napari_sam2._napari.controller import Sam2Controller
+from napari_sam2._napari.keys import bind_keys
+from napari_sam2._napari.prompts import prepare_points_layer, prepare_shapes_layer, set_current_object
+from napari_sam2._widgets.layer_combo import LayerCombo
+from napari_sam2._widgets.objects_table import ObjectsTable
+from napari_sam2._widgets.propagation_panel import PropagationPanel
+from napari_sam2._widgets.settings import ModelSettings
+
+NEW = "(new)"
+
+
+class Sam2Widget(QWidget):
+    """Segment Anything 2 for napari: click, segment, propagate through z or t."""
+
+    def __init__(self, napari_viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.controller = Sam2Controller(napari_viewer)
+        self._bound: set[int] = set()
+
+        self.image = LayerCombo(napari_viewer, Image)
+        self.frame_axis = QComboBox()
+        self.channel_axis = QComboBox()
+        self.channel = QSpinBox()
+        self.labels = LayerCombo(napari_viewer, Labels, NEW)
+        self.points = LayerCombo(napari_viewer, Points, NEW)
+        self.boxes = LayerCombo(napari_viewer, Shapes, NEW)
+        self.mask_layer = LayerCombo(napari_viewer, Labels, "(none)")
+        self.use_mask = QPushButton("Use as mask here")
+        self.use_mask.setToolTip("The mask layer's selected label on this slice becomes a mask prompt")
+        self.settings = ModelSettings()
+        self.start_button = QPushButton("Set up layers")
+        self.start_button.setToolTip("Create the output Labels, Points and Shapes layers if absent")
+        self.candidate_button = QPushButton("Next candidate (c)")
+        self.propagation = PropagationPanel(self.controller)
+        self.objects = ObjectsTable(self.controller)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self._build_layout()
+
+        self.image.currentIndexChanged.connect(self._image_changed)
+        for combo in (self.frame_axis, self.channel_axis):
+            combo.currentIndexChanged.connect(self._axes_changed)
+        self.channel.valueChanged.connect(self._sync_controller)
+        for combo in (self.labels, self.points, self.boxes):
+            combo.currentIndexChanged.connect(self._layers_changed)
+        self.start_button.clicked.connect(self.setup_layers)
+        self.candidate_button.clicked.connect(lambda: self.controller.cycle_candidate())
+        self.use_mask.clicked.connect(self._use_mask)
+        self.controller.running_changed.connect(self._on_running)
+        self._image_changed()
+
+    def _build_layout(self) -> None:
+        data = QGroupBox("Data")
+        form = QFormLayout(data)
+        form.addRow("image", self.image)
+        form.addRow("frames along", self.frame_axis)
+        chan = QHBoxLayout()
+        chan.addWidget(self.channel_axis)
+        chan.addWidget(QLabel("channel"))
+        chan.addWidget(self.channel)
+        form.addRow("channel axis", chan)
+        form.addRow("output labels", self.labels)
+        prompts = QGroupBox("Prompts")
+        pform = QFormLayout(prompts)
+        pform.addRow("points (t: +/-)", self.points)
+        pform.addRow("boxes", self.boxes)
+        mask_row = QHBoxLayout()
+        mask_row.addWidget(self.mask_layer)
+        mask_row.addWidget(self.use_mask)
+        pform.addRow("mask layer", mask_row)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button)
+        row.addWidget(self.candidate_button)
+        pform.addRow(row)
+        model = QGroupBox("Model")
+        QVBoxLayout(model).addWidget(self.settings)
+        prop = QGroupBox("Propagate")
+        QVBoxLayout(prop).addWidget(self.propagation)
+        objs = QGroupBox("Objects")
+        QVBoxLayout(objs).addWidget(self.objects)
+        layout = QVBoxLayout(self)
+        for box in (data, model, prompts, prop, objs):
+            layout.addWidget(box)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        for combo in (self.settings.preset, self.settings.device, self.settings.image_size):
+            combo.currentIndexChanged.connect(self._sync_controller)
+        self.settings.checkpoint.editingFinished.connect(self._sync_controller)
+        self.settings.overwrite.toggled.connect(self._sync_controller)
+
+    # -- choices -> controller ---------------------------------------------------
+    def _image_changed(self, *_):
+        image = self.image.layer()
+        self.frame_axis.blockSignals(True)
+        self.channel_axis.blockSignals(True)
+        self.frame_axis.clear()
+        self.channel_axis.clear()
+        self.channel_axis.addItem("none", None)
+        if image is not None:
+            ndim = image.ndim - 2
+            names = _axis_names(image)
+            for a in range(ndim):
+                self.frame_axis.addItem(names[a], a)
+                self.channel_axis.addItem(names[a], a)
+            if ndim == 0:
+                self.frame_axis.addItem("single image", None)
+            if image.rgb:
+                self.channel_axis.setItemText(0, "RGB (all)")
+        self.frame_axis.blockSignals(False)
+        self.channel_axis.blockSignals(False)
+        # A Labels layer of another shape cannot be the output of this image.
+        lab = self.labels.layer()
+        if image is not None and lab is not None and lab.data.shape[-2:] != image.data.shape[-2 - image.rgb:][:2]:
+            self.labels.set_layer(None, emit=False)
+        self._axes_changed()
+
+    def _axes_changed(self, *_):
+        image = self.image.layer()
+        axis = self.channel_axis.currentData()
+        self.channel.setMaximum(max(image.data.shape[axis] - 1, 0) if image is not None and axis is not None else 2)
+        self._sync_controller()
+
+    def _layers_changed(self, *_):
+        self._sync_controller()
+
+    def _sync_controller(self, *_):
+        c = self.controller
+        c.image_layer = self.image.layer()
+        c.frame_axis = self.frame_axis.currentData()
+        c.channel_axis = self.channel_axis.currentData()
+        use_channel = c.channel_axis is not None or (c.image_layer is not None and c.image_layer.rgb and self.channel.value() > 0)
+        c.channel = self.channel.value() if use_channel else None
+        c.labels_layer = self.labels.layer()
+        c.points_layer = self.points.layer()
+        c.shapes_layer = self.boxes.layer()
+        c.model_spec = self.settings.spec()
+        c.overwrite = self.settings.overwrite.isChecked()
+        self._connect_layers()
+        try:
+            self.propagation.set_num_frames(c.base_layout().num_frames if c.frame_axis is None else c.image_layer.data.shape[c.frame_axis])
+        except (ValueError, AttributeError, IndexError):
+            pass
+
+    # -- layers ------------------------------------------------------------------
+    def setup_layers(self) -> bool:
+        """Create missing output/prompt layers and wire them; select the points layer."""
+        try:
+            self._sync_controller()
+            self.controller.ensure_layers()
+        except (ValueError, AttributeError) as exc:
+            notify.error(f"SAM 2: {exc}")
+            return False
+        c = self.controller
+        self.labels.set_layer(c.labels_layer, emit=False)
+        self.points.set_layer(c.points_layer, emit=False)
+        self.boxes.set_layer(c.shapes_layer, emit=False)
+        self._connect_layers()
+        self.viewer.layers.selection.active = c.points_layer
+        c.points_layer.mode = "add"
+        self.objects.refresh()
+        return True
+
+    def _connect_layers(self) -> None:
+        """Give prompt layers their features, events and keys (once per layer)."""
+        c = self.controller
+        obj = c.current_object
+        for layer in (c.points_layer, c.shapes_layer, c.labels_layer):
+            if layer is None or id(layer) in self._bound:
+                continue
+            self._bound.add(id(layer))
+            if isinstance(layer, Points):
+                prepare_points_layer(layer, obj)
+                layer.events.data.connect(self._prompts_edited)
+                layer.events.features.connect(self._prompts_edited)
+            elif isinstance(layer, Shapes):
+                prepare_shapes_layer(layer, obj)
+                layer.events.data.connect(self._prompts_edited)
+            elif isinstance(layer, Labels):
+                layer.events.selected_label.connect(self._label_selected)
+            bind_keys(c, layer)
+
+    def _prompts_edited(self, event=None) -> None:
+        layer = getattr(event, "source", None)
+        if layer is not None and layer not in (self.controller.points_layer, self.controller.shapes_layer):
+            return  # a layer we wired earlier but the user has since swapped out
+        self.controller.on_prompts_edited(event)
+
+    def _label_selected(self, event=None) -> None:
+        c = self.controller
+        if getattr(event, "source", c.labels_layer) is c.labels_layer:
+            set_current_object(c.current_object, c.points_layer, c.shapes_layer)
+
+    def _use_mask(self) -> None:
+        layer = self.mask_layer.layer()
+        if layer is None:
+            notify.warning("choose a mask layer first")
+            return
+        self.controller.add_mask_prompt(layer)
+
+    def _on_running(self, running: bool) -> None:
+        self.status.setText("propagating… (the viewer stays usable; Cancel stops after this slice)" if running else "")
+
+
+def _axis_names(image) -> list[str]:
+    """Axis labels for the combos: napari's axis labels where set, else the axis number."""
+    ndim = image.ndim - 2
+    shape = image.data.shape if not image.multiscale else image.data[0].shape
+    labels = list(getattr(image, "axis_labels", ()) or [])[:ndim]
+    names = []
+    for a in range(ndim):
+        name = labels[a] if a < len(labels) and not str(labels[a]).lstrip("-").isdigit() else f"axis {a}"
+        names.append(f"{name} ({shape[a]})")
+    return names

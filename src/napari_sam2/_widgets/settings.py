@@ -1,0 +1,79 @@
+"""Model settings: preset, checkpoint, device; input size under 'advanced'."""
+
+from __future__ import annotations
+
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from napari_sam2._napari.device import DEVICE_CHOICES
+from napari_sam2._napari.models import ModelSpec
+
+IMAGE_SIZES = (1024, 512, 256)
+
+
+class ModelSettings(QWidget):
+    """Emits nothing itself; :meth:`spec` reads the current choice."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        from napari_sam2.model.config import list_presets
+
+        self.preset = QComboBox()
+        self.preset.addItems(list_presets())
+        self.checkpoint = QLineEdit()
+        self.checkpoint.setPlaceholderText("weights cache (downloaded once)")
+        browse = QPushButton("…")
+        browse.setMaximumWidth(30)
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.checkpoint)
+        row.addWidget(browse)
+        self.device = QComboBox()
+        self.device.addItems(DEVICE_CHOICES)
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)  # collapsed by default
+        self.image_size = QComboBox()
+        self.image_size.addItems([str(s) for s in IMAGE_SIZES])
+        self.image_size.setToolTip("Model input size. 1024 is SAM 2's own; smaller is faster and coarser")
+        self.overwrite = QCheckBox("overwrite other objects' labels")
+        adv = QFormLayout(self.advanced)
+        adv.addRow("input size", self.image_size)
+        adv.addRow(self.overwrite)
+        self.advanced.toggled.connect(self._show_advanced)
+        self._show_advanced(False)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("model", self.preset)
+        form.addRow("checkpoint", row)
+        form.addRow("device", self.device)
+        form.addRow(self.advanced)
+
+    def _show_advanced(self, on: bool) -> None:
+        self.image_size.setVisible(on)
+        self.overwrite.setVisible(on)
+        label = self.advanced.layout().labelForField(self.image_size)
+        if label is not None:
+            label.setVisible(on)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth)")
+        if path:
+            self.checkpoint.setText(path)
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(
+            preset=self.preset.currentText(),
+            checkpoint=self.checkpoint.text().strip() or None,
+            device=self.device.currentText(),
+            image_size=int(self.image_size.currentText()),
+        )
