@@ -156,3 +156,20 @@ def test_features_are_cached_between_passes(small_model):
     misses = s.feature_cache.stats["misses"]
     list(s.propagate())
     assert s.feature_cache.stats["misses"] == misses
+
+
+def test_objects_batched_like_alone(small_model):
+    """Two objects tracked together give what each gives when tracked alone."""
+    stack = disc_stack(t=4)
+    both = VideoSession(small_model, stack)
+    both.add_points(0, 1, [[40, 48]], [1])
+    both.add_box(0, 2, [90, 5, 120, 30])
+    together = [r.low_res_logits for r in both.propagate()]
+    for i, obj in enumerate((1, 2)):
+        alone = VideoSession(small_model, stack)
+        if obj == 1:
+            alone.add_points(0, 1, [[40, 48]], [1])
+        else:
+            alone.add_box(0, 2, [90, 5, 120, 30])
+        for t, r in enumerate(alone.propagate()):
+            np.testing.assert_allclose(r.low_res_logits[0], together[t][i], atol=1e-3)
