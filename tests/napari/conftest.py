@@ -52,9 +52,28 @@ def open_widget(make_napari_viewer, standin_checkpoint):
         s.image_size.setCurrentText("256")
         widget.controller.threaded = True
         widget._sync_controller()
+        _bias_towards_objects(widget.controller.model_spec)
         return viewer, widget
 
     return _open
+
+
+def _bias_towards_objects(spec) -> None:
+    """Stand-in weights give object scores near 0, so a click's mask is empty
+    or not by chance. Shift the object-score head so objects are "present";
+    the masks themselves stay those of the stand-in weights."""
+    import torch
+
+    from napari_sam2._napari.models import get_model
+
+    model = get_model(spec)  # the cached instance the controller will use
+    if getattr(model, "_test_biased", False):
+        return
+    head = model.sam_mask_decoder.pred_obj_score_head
+    last = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias += 2.0
+    model._test_biased = True
 
 
 @pytest.fixture

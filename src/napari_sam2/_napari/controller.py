@@ -187,8 +187,8 @@ class Sam2Controller:
                     result = self._send(st, frame, obj_id, prompt)
                 finally:
                     st.sent[(frame, obj_id)] = prompt  # a bad prompt is reported once, not on every edit
-                if result is not None:
-                    self.write_result(result, st.layout)
+                if result is not None:  # a click changes its own object only
+                    self.write_result(result, st.layout, only=obj_id)
                 written.append(frame)
         if changed:
             self.objects_changed.emit()
@@ -212,12 +212,14 @@ class Sam2Controller:
             return result
         return session.add_points(frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels))
 
-    def write_result(self, result, layout: StackLayout | None = None) -> None:
-        """Write a ``FrameResult`` into the Labels layer (one undo step unless in a run)."""
+    def write_result(self, result, layout: StackLayout | None = None, only: int | None = None) -> None:
+        """Write a ``FrameResult`` (all its objects, or ``only`` one) into the Labels
+        layer; one undo step unless inside a group or run."""
         layout = layout or self.state().layout
-        self.editor.write_plane(
-            layout.labels_index(result.frame), result.obj_ids, result.masks, self.overwrite
-        )
+        ids, masks = result.obj_ids, result.masks
+        if only is not None:
+            ids, masks = (only,), [result.mask_of(only)]
+        self.editor.write_plane(layout.labels_index(result.frame), ids, masks, self.overwrite)
         self.frame_written.emit(result.frame)
 
     @notify.reports_errors
@@ -232,7 +234,7 @@ class Sam2Controller:
         n = len(st.session.candidates(frame, obj_id).iou)
         index = (self._candidate_index.get((frame, obj_id), -1) + 1) % n
         self._candidate_index[(frame, obj_id)] = index
-        self.write_result(st.session.select_candidate(frame, obj_id, index), st.layout)
+        self.write_result(st.session.select_candidate(frame, obj_id, index), st.layout, only=obj_id)
         return index
 
     @notify.reports_errors
@@ -247,7 +249,7 @@ class Sam2Controller:
         if plane.shape != st.session.frame_shape:
             raise ValueError(f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, expected {st.session.frame_shape}")
         label = mask_layer.selected_label if source_label is None else source_label
-        self.write_result(st.session.add_mask(frame, obj_id, plane == label), st.layout)
+        self.write_result(st.session.add_mask(frame, obj_id, plane == label), st.layout, only=obj_id)
         self.objects_changed.emit()
 
     # -- objects ---------------------------------------------------------------------
@@ -308,13 +310,20 @@ class Sam2Controller:
         return self.run is not None and not self.run.finished
 
     @notify.reports_errors
-    def propagate(self, direction: str = "forward", first: int | None = None, last: int | None = None) -> PropagationRun | None:
-        """Propagate all objects; each frame is written as it arrives (one undo step)."""
+    def propagate(
+        self,
+        direction: str = "forward",
+        first: int | None = None,
+        last: int | None = None,
+        start: int | None = None,
+    ) -> PropagationRun | None:
+        """Propagate all objects over ``[first, last]`` from ``start`` (default: the
+        first prompted slice); each slice is written as it arrives; one undo step."""
         if self.is_running:
             raise ValueError("a propagation is already running")
         self.update_prompts()
         st = self.state()
-        plan = make_plan(st.session, direction, first, last)
+        plan = make_plan(st.session, direction, first, last, start)
         editor = self.editor
         editor.begin_run()
         self.progress.emit(0, plan.total)

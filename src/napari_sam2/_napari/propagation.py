@@ -35,12 +35,18 @@ class PropagationPlan:
 
 
 def make_plan(
-    session, direction: str, first: int | None = None, last: int | None = None
+    session,
+    direction: str,
+    first: int | None = None,
+    last: int | None = None,
+    anchor: int | None = None,
 ) -> PropagationPlan:
-    """Plan a run over ``[first, last]`` (default: the whole stack).
+    """Plan a run over ``[first, last]`` (default: the whole stack) from ``anchor``.
 
-    The anchor is the earliest prompted frame inside the range for forward
-    and both, the latest for backward; ``ValueError`` without any prompt.
+    Without an anchor (or one outside the range) it is the earliest prompted
+    frame inside the range for forward and both, the latest for backward.
+    Starting at a refined slice leaves the slices on the other side alone.
+    ``ValueError`` without any prompt.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
@@ -53,6 +59,8 @@ def make_plan(
     if not prompted:
         raise ValueError("no prompts yet: click on an object (or draw a box) first")
     inside = [f for f in prompted if first <= f <= last]
+    if anchor is not None and first <= anchor <= last:
+        return PropagationPlan(direction, int(anchor), first, last)
     if direction == "backward":
         start = inside[-1] if inside else last
     else:

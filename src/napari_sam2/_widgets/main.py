@@ -206,8 +206,7 @@ class Sam2Widget(QWidget):
 
     def _label_selected(self, event=None) -> None:
         c = self.controller
-        if getattr(event, "source", c.labels_layer) is c.labels_layer:
-            set_current_object(c.current_object, c.points_layer, c.shapes_layer)
+        set_current_object(c.current_object, c.points_layer, c.shapes_layer)
 
     def _use_mask(self) -> None:
         layer = self.mask_layer.layer()

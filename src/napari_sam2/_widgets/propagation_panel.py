@@ -23,6 +23,12 @@ class PropagationPanel(QWidget):
         self.forward = QPushButton("Forward ▶")
         self.cancel = QPushButton("Cancel")
         self.cancel.setEnabled(False)
+        self.from_here = QCheckBox("start at this slice")
+        self.from_here.setChecked(True)
+        self.from_here.setToolTip(
+            "Start at the slice shown (after a correction: only the slices beyond it change); "
+            "otherwise start at the first prompted slice"
+        )
         self.whole = QCheckBox("whole stack")
         self.whole.setChecked(True)
         self.first, self.last = QSpinBox(), QSpinBox()
@@ -45,8 +51,9 @@ class PropagationPanel(QWidget):
         rng.addWidget(QLabel("to"))
         rng.addWidget(self.last)
         grid.addLayout(rng, 1, 0, 1, 3)
-        grid.addWidget(self.progress, 2, 0, 1, 2)
-        grid.addWidget(self.cancel, 2, 2)
+        grid.addWidget(self.from_here, 2, 0, 1, 3)
+        grid.addWidget(self.progress, 3, 0, 1, 2)
+        grid.addWidget(self.cancel, 3, 2)
         self.backward.clicked.connect(lambda: self.start("backward"))
         self.both.clicked.connect(lambda: self.start("both"))
         self.forward.clicked.connect(lambda: self.start("forward"))
@@ -60,9 +67,15 @@ class PropagationPanel(QWidget):
         self.last.setValue(max(n - 1, 0))
 
     def start(self, direction: str):
+        start = None
+        if self.from_here.isChecked():
+            try:
+                start = self.controller.current_frame()
+            except (ValueError, AttributeError):
+                start = None  # the controller reports the problem itself below
         if self.whole.isChecked():
-            return self.controller.propagate(direction)
-        return self.controller.propagate(direction, self.first.value(), self.last.value())
+            return self.controller.propagate(direction, start=start)
+        return self.controller.propagate(direction, self.first.value(), self.last.value(), start)
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setMaximum(max(total, 1))

@@ -1,0 +1,131 @@
+"""Qt-free adapter tests: layout, labels merging with undo, writer, sample data, plans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from napari.layers import Labels, Points
+
+from napari_sam2._napari.labels import LabelsEditor, merge_frame
+from napari_sam2._napari.layout import StackLayout, check_dtype
+from napari_sam2._napari.prompts import collect_prompts, prepare_points_layer, toggle_polarity
+from napari_sam2._napari.propagation import PropagationRun, make_plan
+from napari_sam2._napari.sample_data import make_timelapse, make_zstack, timelapse_sample
+from napari_sam2._napari.writer import write_labels
+
+
+def test_layout_tczyx_tracked_through_t_at_z():
+    lay = StackLayout((5, 3, 4, 64, 64), channel_axis=1).with_position((0, 2, 0, 0), 0)
+    assert lay.labels_shape == (5, 4, 64, 64)
+    assert lay.fixed == ((2, 2),)
+    assert lay.labels_index(3) == (3, 2)
+    assert lay.frame_of([3, 2, 10, 10]) == 3
+    assert lay.frame_of([3, 1, 10, 10]) is None  # another z: not on the tracked plane
+    assert lay.session_kwargs(1) == {"rgb": False, "frame_axis": 0, "fixed": {2: 2}, "channel_axis": 1, "channel": 1}
+
+
+def test_layout_rgb_single_image_and_dtype():
+    lay = StackLayout((64, 80, 3), rgb=True).with_position((), None)
+    assert lay.labels_shape == (64, 80) and lay.labels_index(0) == () and lay.num_frames == 1
+    with pytest.raises(ValueError, match="frame axis"):
+        StackLayout((4, 64, 64)).with_position((0, 0, 0), None)
+    with pytest.raises(ValueError, match="unsupported pixel type"):
+        check_dtype(np.complex64)
+
+
+def test_merge_frame_protects_other_objects_unless_overwrite():
+    cur = np.zeros((4, 4), np.uint32)
+    cur[0, :] = 7  # someone else's object
+    cur[3, 3] = 2  # object 2's old pixel, outside its new mask
+    mask = np.zeros((4, 4), bool)
+    mask[:2, :2] = True
+    new = merge_frame(cur, [2], [mask])
+    assert (new[0] == 7).all() and new[1, 0] == 2 and new[3, 3] == 0
+    assert (merge_frame(cur, [2], [mask], overwrite=True)[0, :2] == 2).all()
+
+
+def test_editor_one_undo_step_per_run():
+    layer = Labels(np.zeros((3, 8, 8), np.uint32))
+    editor = LabelsEditor(layer)
+    mask = np.ones((8, 8), bool)
+    editor.begin_run()
+    for z in range(3):
+        with editor.group():  # nested groups must not split the run
+            editor.write_plane((z,), [1], [mask])
+    editor.end_run()
+    assert layer.data.all()
+    layer.undo()
+    assert not layer.data.any()
+    layer.redo()
+    editor.clear_object(1)
+    assert not layer.data.any()
+    layer.undo()
+    assert layer.data.all()
+
+
+def test_points_to_prompts_row_col_to_xy_and_polarity():
+    pts = Points(np.array([[2, 10.0, 20.0], [2, 30, 40]]), ndim=3, scale=(1, 2, 2))
+    ref = Labels(np.zeros((4, 64, 64), np.uint32), scale=(1, 2, 2))
+    prepare_points_layer(pts, obj_id=3)
+    pts.selected_data = {1}
+    toggle_polarity(pts)
+    lay = StackLayout((4, 64, 64)).with_position((0, 0, 0), 0)
+    prompts = collect_prompts(pts, None, ref, lay)
+    assert list(prompts) == [(2, 3)]
+    assert prompts[(2, 3)].points == ((20.0, 10.0), (40.0, 30.0))  # (x, y) = (col, row)
+    assert prompts[(2, 3)].labels == (1, 0)
+
+
+def test_writer_roundtrip(tmp_path):
+    import tifffile
+
+    data = np.zeros((3, 16, 16), np.uint32)
+    data[1, 4:8, 4:8] = 300
+    (path,) = write_labels(str(tmp_path / "masks.tif"), data, {})
+    back = tifffile.imread(path)
+    assert back.dtype == np.uint16 and np.array_equal(back, data)
+
+
+def test_sample_data():
+    t = make_timelapse(6, 64, 3)
+    z = make_zstack(5, 64, 3)
+    assert t.shape == (6, 64, 64) and t.dtype == np.uint16 and t.std() > 0
+    assert z.shape == (5, 64, 64) and z.dtype == np.uint16
+    (data, kwargs, kind), = timelapse_sample()
+    assert kind == "image" and data.ndim == 3 and kwargs["name"]
+
+
+class _FakeSession:
+    num_frames = 10
+    obj_ids = [1]
+
+    def prompted_frames(self, obj_id):
+        return [3]
+
+
+def test_plan_ranges():
+    s = _FakeSession()
+    assert make_plan(s, "forward").start == 3 and make_plan(s, "forward").total == 7
+    assert make_plan(s, "backward").total == 4
+    assert make_plan(s, "both", 1, 5).total == 3 + 3
+    with pytest.raises(ValueError):
+        make_plan(s, "sideways")
+
+
+def test_worker_runs_fake_generator_and_cancels(qtbot):
+    import time
+
+    got, done = [], []
+
+    def slow():
+        for i in range(50):
+            time.sleep(0.02)
+            yield i
+
+    run = PropagationRun(slow(), 50, got.append, lambda c, e: done.append((c, e)))
+    run.start()
+    qtbot.waitUntil(lambda: len(got) >= 3, timeout=5000)
+    run.cancel()
+    qtbot.waitUntil(lambda: bool(done), timeout=5000)
+    assert done == [(True, None)] and 3 <= len(got) < 50
+    assert got == list(range(len(got)))  # frames that arrived are all kept, in order

@@ -1,0 +1,109 @@
+"""The biologist's flow in a real napari viewer, on stand-in weights."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from napari_sam2._napari.sample_data import make_timelapse
+
+N = 5
+CENTER = (64, 64)  # a click the stand-in weights answer with a non-empty mask
+
+
+def _click(viewer, widget, frame, row=CENTER[0], col=CENTER[1], positive=True):
+    points = widget.controller.points_layer
+    defaults = points.feature_defaults.iloc[0].to_dict()
+    points.feature_defaults = {**defaults, "positive": positive}
+    viewer.dims.set_current_step(0, frame)
+    points.add([[frame, row, col]])
+
+
+def _ready(open_widget, n=N):
+    viewer, widget = open_widget(make_timelapse(n, 128, 3))
+    assert widget.setup_layers()
+    return viewer, widget, widget.controller.labels_layer
+
+
+def _wait(qtbot, widget, timeout=120_000):
+    qtbot.waitUntil(lambda: not widget.controller.is_running, timeout=timeout)
+
+
+def test_click_on_slice_k_creates_mask_on_slice_k(open_widget):
+    viewer, widget, labels = _ready(open_widget)
+    _click(viewer, widget, 2)
+    area = (labels.data > 0).sum(axis=(1, 2))
+    assert area[2] > 0 and area[[0, 1, 3, 4]].sum() == 0
+    assert widget.objects.table.rowCount() == 1  # the object list shows it
+    assert widget.objects.table.item(0, 2).text() == "2"
+
+
+def test_propagation_fills_every_slice_with_progress_then_undo(open_widget, qtbot):
+    viewer, widget, labels = _ready(open_widget)
+    _click(viewer, widget, 2)
+    after_click = labels.data.copy()
+    progress = []
+    widget.controller.progress.connect(lambda d, t: progress.append((d, t)))
+    widget.propagation.both.click()
+    assert widget.controller.is_running and widget.propagation.cancel.isEnabled()
+    _wait(qtbot, widget)
+    assert ((labels.data > 0).sum(axis=(1, 2)) > 0).all()
+    assert progress[-1] == (N + 1, N + 1)  # both ways: the anchor slice twice
+    assert widget.propagation.progress.value() == N + 1
+    labels.undo()  # the whole run is one undo step
+    np.testing.assert_array_equal(labels.data, after_click)
+
+
+def test_cancel_keeps_finished_slices(open_widget, qtbot):
+    viewer, widget, labels = _ready(open_widget, n=6)
+    _click(viewer, widget, 0)
+    ctrl = widget.controller
+    written = []
+    ctrl.frame_written.connect(written.append)
+    ctrl.frame_written.connect(lambda f: ctrl.cancel() if f >= 1 else None)
+    widget.propagation.forward.click()
+    _wait(qtbot, widget)
+    area = (labels.data > 0).sum(axis=(1, 2))
+    assert ctrl.run.cancel_requested and ctrl.run.done < 6
+    assert all(area[f] > 0 for f in written)  # what arrived stays
+    assert area[max(written) + 1 :].sum() == 0  # nothing after the cancel
+    assert not widget.propagation.cancel.isEnabled()
+
+
+def test_refinement_on_slice_j_changes_later_slices(open_widget, qtbot):
+    viewer, widget, labels = _ready(open_widget)
+    _click(viewer, widget, 0)
+    widget.propagation.forward.click()
+    _wait(qtbot, widget)
+    before = labels.data.copy()
+    j = 3
+    _click(viewer, widget, j, 40, 90)  # a second, refining click on slice j
+    widget.propagation.forward.click()
+    _wait(qtbot, widget)
+    changed = [not np.array_equal(before[f], labels.data[f]) for f in range(N)]
+    assert not any(changed[:j]) and changed[j] and any(changed[j + 1 :])
+
+
+def test_candidates_cycle_and_delete_object_with_undo(open_widget):
+    viewer, widget, labels = _ready(open_widget)
+    _click(viewer, widget, 1)
+    first = labels.data[1].copy()
+    ctrl = widget.controller
+    indices = [ctrl.cycle_candidate() for _ in range(3)]
+    assert indices == [0, 1, 2]
+    assert not np.array_equal(labels.data[1], first)  # another candidate is shown
+    widget.objects.delete(1)  # the row's Delete button
+    assert not labels.data.any() and len(ctrl.points_layer.data) == 0
+    assert widget.objects.table.rowCount() == 0
+    widget.objects.undo_button.click()
+    assert labels.data[1].any() and len(ctrl.points_layer.data) == 1
+
+
+def test_new_object_never_overwrites_the_first(open_widget):
+    viewer, widget, labels = _ready(open_widget)
+    _click(viewer, widget, 2)
+    obj1 = labels.data[2] == 1
+    widget.objects.new_button.click()
+    assert labels.selected_label == 2
+    _click(viewer, widget, 2, 66, 66)  # inside object 1
+    assert (labels.data[2][obj1] == 1).all()  # object 1 kept its pixels
+    assert [o[0] for o in widget.controller.objects()] == [1, 2]
