@@ -35,8 +35,16 @@ class PromptEncoder(nn.Module):
         self.no_mask_embed = nn.Embedding(1, embed_dim)
 
     def dense_pe(self) -> torch.Tensor:
-        """Positional encoding of the image-embedding grid, ``(1, C, h, w)``."""
-        return self.pe_layer.grid(self.feature_size, self.feature_size)
+        """Positional encoding of the image-embedding grid, ``(1, C, h, w)``.
+
+        Constant for given weights, so it is kept between clicks (not while training).
+        """
+        gauss = self.pe_layer.positional_encoding_gaussian_matrix
+        key = (gauss._version, gauss.device, gauss.dtype)
+        if torch.is_grad_enabled() or getattr(self, "_dense_pe_key", None) != key:
+            self._dense_pe = self.pe_layer.grid(self.feature_size, self.feature_size)
+            self._dense_pe_key = key
+        return self._dense_pe
 
     def embed_points(self, coords: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """``coords (B, N, 2)`` input pixels, ``labels (B, N)`` -> tokens ``(B, N + 1, C)``.
