@@ -167,6 +167,9 @@ class Sam2Controller:
 
         Returns the frames written. Called after any edit of the prompt layers.
         """
+        return self._update_prompts()
+
+    def _update_prompts(self) -> list[int]:
         if self.is_running:
             notify.warning("propagation is running: the new prompts are used once it ends")
             return []
@@ -321,7 +324,7 @@ class Sam2Controller:
         first prompted slice); each slice is written as it arrives; one undo step."""
         if self.is_running:
             raise ValueError("a propagation is already running")
-        self.update_prompts()
+        self._update_prompts()
         st = self.state()
         plan = make_plan(st.session, direction, first, last, start)
         editor = self.editor

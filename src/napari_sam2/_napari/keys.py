@@ -22,7 +22,7 @@ def bind_keys(controller, layer) -> None:
         def toggle(points=layer):
             positive = toggle_polarity(points)
             notify.info(f"new points are {'positive' if positive else 'negative'}")
-            if points.selected_data:
+            if points.selected_data:  # flipped existing points: segment again
                 controller.update_prompts()
 
         layer.bind_key(TOGGLE_KEY, toggle, overwrite=True)

@@ -64,7 +64,9 @@ def make_timelapse(
             angle=rng.uniform(0, np.pi),
             vy=rng.normal(0, size / 200),
             vx=rng.normal(0, size / 200),
-            divide_at=int(rng.integers(n_frames // 3, 2 * n_frames // 3)) if i % 2 == 0 else None,
+            divide_at=int(rng.integers(n_frames // 3, 2 * n_frames // 3))
+            if i % 2 == 0 and n_frames >= 3
+            else None,
         )
         for i in range(n_cells)
     ]

@@ -10,6 +10,7 @@ class LayerCombo(QComboBox):
 
     def __init__(self, viewer, layer_type, none_text: str | None = None, parent=None) -> None:
         super().__init__(parent)
+        self._items: list = []
         self.viewer, self.layer_type, self.none_text = viewer, layer_type, none_text
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setMinimumContentsLength(12)
@@ -25,10 +26,10 @@ class LayerCombo(QComboBox):
         current = self.layer()
         self.blockSignals(True)
         self.clear()
-        if self.none_text is not None:
-            self.addItem(self.none_text, None)
-        for layer in self.layers():
-            self.addItem(layer.name, layer)
+        # Layers are kept in a list, not as item data: Qt may hand back a copy.
+        self._items = ([None] if self.none_text is not None else []) + self.layers()
+        for layer in self._items:
+            self.addItem(self.none_text if layer is None else layer.name)
         self.blockSignals(False)
         self.set_layer(current, emit=False)
         if self.layer() is not current:  # the chosen layer went away, or a first one came
@@ -36,11 +37,11 @@ class LayerCombo(QComboBox):
 
     def layer(self):
         """The chosen layer (None for the 'none' entry or an empty list)."""
-        return self.currentData() if self.count() else None
+        index = self.currentIndex()
+        return self._items[index] if 0 <= index < len(self._items) else None
 
     def set_layer(self, layer, emit: bool = True) -> None:
-        # QComboBox.findData compares by value; layers must be found by identity.
-        found = [i for i in range(self.count()) if self.itemData(i) is layer]
+        found = [i for i, item in enumerate(self._items) if item is layer]
         index = found[0] if found else 0
         if not emit:
             self.blockSignals(True)

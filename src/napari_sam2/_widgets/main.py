@@ -32,6 +32,9 @@ class Sam2Widget(QWidget):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
+        # napari hands plugin widgets a PublicOnlyProxy of the viewer; its layers
+        # would be proxies too, and identity checks (`layer is ...`) would fail.
+        napari_viewer = getattr(napari_viewer, "__wrapped__", napari_viewer)
         self.viewer = napari_viewer
         self.controller = Sam2Controller(napari_viewer)
         self._bound: set[int] = set()
@@ -127,16 +130,28 @@ class Sam2Widget(QWidget):
                 self.channel_axis.setItemText(0, "RGB (all)")
         self.frame_axis.blockSignals(False)
         self.channel_axis.blockSignals(False)
-        # A Labels layer of another shape cannot be the output of this image.
-        lab = self.labels.layer()
-        if image is not None and lab is not None and lab.data.shape[-2:] != image.data.shape[-2 - image.rgb:][:2]:
-            self.labels.set_layer(None, emit=False)
         self._axes_changed()
 
     def _axes_changed(self, *_):
         image = self.image.layer()
         axis = self.channel_axis.currentData()
         self.channel.setMaximum(max(image.data.shape[axis] - 1, 0) if image is not None and axis is not None else 2)
+        self._sync_controller()
+        self._drop_mismatched_layers()
+
+    def _drop_mismatched_layers(self) -> None:
+        """Layers made for another image or channel layout go back to '(new)'."""
+        try:
+            shape = self.controller.base_layout().labels_shape
+        except (ValueError, AttributeError):
+            return
+        lab = self.labels.layer()
+        if lab is not None and lab.data.shape != shape:
+            self.labels.set_layer(None, emit=False)
+        for combo in (self.points, self.boxes):
+            layer = combo.layer()
+            if layer is not None and layer.ndim != len(shape):
+                combo.set_layer(None, emit=False)
         self._sync_controller()
 
     def _layers_changed(self, *_):
@@ -190,7 +205,6 @@ class Sam2Widget(QWidget):
             if isinstance(layer, Points):
                 prepare_points_layer(layer, obj)
                 layer.events.data.connect(self._prompts_edited)
-                layer.events.features.connect(self._prompts_edited)
             elif isinstance(layer, Shapes):
                 prepare_shapes_layer(layer, obj)
                 layer.events.data.connect(self._prompts_edited)
