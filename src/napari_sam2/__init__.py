@@ -19,6 +19,7 @@ _EXPORTS = {
     "ImagePredictor": "napari_sam2.engine.image_predictor",
     "VideoSession": "napari_sam2.engine.session",
     "FrameResult": "napari_sam2.engine.results",
+    "segment_layers": "napari_sam2._napari.console",
 }
 
 __all__ = sorted(_EXPORTS)
