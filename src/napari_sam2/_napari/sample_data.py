@@ -119,9 +119,9 @@ def make_zstack(n_slices: int = 20, size: int = 256, n_cells: int = 6, seed: int
 
 def timelapse_sample() -> list[LayerData]:
     """npe2 sample data: the 2D+t time-lapse."""
-    return [(make_timelapse(), {"name": "cells (2D+t)", "colormap": "gray"}, "image")]
+    return [(make_timelapse(), {"name": "cells (2D+t)", "colormap": "gray", "axis_labels": ("t", "y", "x")}, "image")]
 
 
 def zstack_sample() -> list[LayerData]:
     """npe2 sample data: the 3D stack."""
-    return [(make_zstack(), {"name": "cells (3D)", "colormap": "gray"}, "image")]
+    return [(make_zstack(), {"name": "cells (3D)", "colormap": "gray", "axis_labels": ("z", "y", "x")}, "image")]

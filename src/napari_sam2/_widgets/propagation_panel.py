@@ -65,6 +65,8 @@ class PropagationPanel(QWidget):
         for spin in (self.first, self.last):
             spin.setMaximum(max(n - 1, 0))
         self.last.setValue(max(n - 1, 0))
+        if not self.controller.is_running:
+            self.progress.setMaximum(max(n, 1))
 
     def start(self, direction: str):
         start = None
