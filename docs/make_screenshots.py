@@ -51,15 +51,19 @@ def main() -> None:
     parser.add_argument("--checkpoint", default=None)
     args = parser.parse_args()
     _register_plugin()
-    import napari
     from qtpy.QtWidgets import QApplication
+
+    import napari
 
     checkpoint = args.checkpoint
     if checkpoint is None:
         from napari_sam2._testing import write_standin_checkpoint
 
-        checkpoint = str(write_standin_checkpoint(
-            "sam2.1_hiera_tiny", Path(tempfile.gettempdir()) / "napari_sam2_standin_tiny.pt"))
+        checkpoint = str(
+            write_standin_checkpoint(
+                "sam2.1_hiera_tiny", Path(tempfile.gettempdir()) / "napari_sam2_standin_tiny.pt"
+            )
+        )
     (HERE / "images").mkdir(exist_ok=True)
 
     viewer = napari.Viewer(title="napari-sam2")

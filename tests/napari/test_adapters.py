@@ -21,7 +21,13 @@ def test_layout_tczyx_tracked_through_t_at_z():
     assert lay.labels_index(3) == (3, 2)
     assert lay.frame_of([3, 2, 10, 10]) == 3
     assert lay.frame_of([3, 1, 10, 10]) is None  # another z: not on the tracked plane
-    assert lay.session_kwargs(1) == {"rgb": False, "frame_axis": 0, "fixed": {2: 2}, "channel_axis": 1, "channel": 1}
+    assert lay.session_kwargs(1) == {
+        "rgb": False,
+        "frame_axis": 0,
+        "fixed": {2: 2},
+        "channel_axis": 1,
+        "channel": 1,
+    }
 
 
 def test_layout_rgb_single_image_and_dtype():
@@ -91,13 +97,13 @@ def test_sample_data():
     z = make_zstack(5, 64, 3)
     assert t.shape == (6, 64, 64) and t.dtype == np.uint16 and t.std() > 0
     assert z.shape == (5, 64, 64) and z.dtype == np.uint16
-    (data, kwargs, kind), = timelapse_sample()
+    ((data, kwargs, kind),) = timelapse_sample()
     assert kind == "image" and data.ndim == 3 and kwargs["name"]
 
 
 class _FakeSession:
     num_frames = 10
-    obj_ids = [1]
+    obj_ids = (1,)
 
     def prompted_frames(self, obj_id):
         return [3]

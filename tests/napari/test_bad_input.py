@@ -12,7 +12,7 @@ def _errors(notes):
 
 
 def test_no_image_layer(open_widget, notifications):
-    viewer, widget = open_widget(None)
+    _viewer, widget = open_widget(None)
     assert not widget.setup_layers()
     assert any("image layer" in m for m in _errors(notifications))
     widget.propagation.forward.click()  # nothing to propagate: a message, no traceback
@@ -28,7 +28,7 @@ def test_labels_layer_of_wrong_shape(open_widget, notifications):
 
 
 def test_prompt_outside_the_image(open_widget, notifications):
-    viewer, widget = open_widget(make_timelapse(3, 96, 2))
+    _viewer, widget = open_widget(make_timelapse(3, 96, 2))
     assert widget.setup_layers()
     widget.controller.points_layer.add([[1, 48, 500]])  # far right of a 96-px image
     assert _errors(notifications)
@@ -45,7 +45,7 @@ def test_unsupported_dtype(open_widget, notifications):
 
 
 def test_propagate_without_prompts(open_widget, notifications):
-    viewer, widget = open_widget(make_timelapse(3, 96, 2))
+    _viewer, widget = open_widget(make_timelapse(3, 96, 2))
     assert widget.setup_layers()
     widget.propagation.both.click()
     assert any("no prompts" in m or "no objects" in m for m in _errors(notifications))

@@ -67,7 +67,7 @@ def test_multichannel_tcyx_with_channel_choice(open_widget, qtbot):
 
 
 def test_single_2d_image_click_gives_mask(open_widget, qtbot):
-    viewer, widget, ctrl = _setup(open_widget, qtbot, make_timelapse(1, 96, 3)[0])
+    _viewer, widget, ctrl = _setup(open_widget, qtbot, make_timelapse(1, 96, 3)[0])
     assert widget.frame_axis.currentText() == "single image"
     ctrl.points_layer.add([[48, 48]])
     assert ctrl.labels_layer.data.shape == (96, 96) and ctrl.labels_layer.data.any()
@@ -76,6 +76,6 @@ def test_single_2d_image_click_gives_mask(open_widget, qtbot):
 def test_rgb_image(open_widget, qtbot):
     g = make_timelapse(1, 96, 3)[0]
     rgb = np.stack([g, g // 2, g // 4], axis=-1).astype(np.uint16)
-    viewer, widget, ctrl = _setup(open_widget, qtbot, rgb, rgb=True)
+    _viewer, _widget, ctrl = _setup(open_widget, qtbot, rgb, rgb=True)
     ctrl.points_layer.add([[48, 48]])
     assert ctrl.labels_layer.data.shape == (96, 96) and ctrl.labels_layer.data.any()

@@ -49,8 +49,13 @@ def test_console_helper_segments_and_propagates(make_napari_viewer, standin_chec
     viewer.add_image(make_timelapse(3, 96, 3), name="cells")
     viewer.add_points([[0, 48, 48]], ndim=3, name="prompts")
     ctrl = napari_sam2.segment_layers(
-        viewer, "cells", points="prompts", checkpoint=str(standin_checkpoint),
-        device="cpu", image_size=256, propagate="forward",
+        viewer,
+        "cells",
+        points="prompts",
+        checkpoint=str(standin_checkpoint),
+        device="cpu",
+        image_size=256,
+        propagate="forward",
     )
     labels = viewer.layers["cells masks"]
     assert labels.data.shape == (3, 96, 96)

@@ -22,7 +22,7 @@ def _key(layer, key):
 
 
 def test_box_prompt_segments_its_slice(open_widget):
-    viewer, widget, ctrl = _ready(open_widget)
+    _viewer, _widget, ctrl = _ready(open_widget)
     ctrl.shapes_layer.add_rectangles(np.array([[1, 20, 20], [1, 20, 70], [1, 70, 70], [1, 70, 20]]))
     area = (ctrl.labels_layer.data > 0).sum(axis=(1, 2))
     assert area[1] > 0 and area[[0, 2]].sum() == 0
@@ -44,7 +44,7 @@ def test_labels_layer_as_mask_prompt(open_widget):
 
 
 def test_t_toggles_polarity_and_c_cycles_candidates(open_widget):
-    viewer, widget, ctrl = _ready(open_widget)
+    viewer, _widget, ctrl = _ready(open_widget)
     pts = ctrl.points_layer
     _key(pts, "t")
     assert not pts.feature_defaults["positive"].iloc[0]  # next point is negative

@@ -107,3 +107,17 @@ def test_new_object_never_overwrites_the_first(open_widget):
     _click(viewer, widget, 2, 66, 66)  # inside object 1
     assert (labels.data[2][obj1] == 1).all()  # object 1 kept its pixels
     assert [o[0] for o in widget.controller.objects()] == [1, 2]
+
+
+def test_model_loads_in_background_and_prompts_wait_for_it(open_widget, qtbot, notifications):
+    from napari_sam2._napari import models
+
+    viewer, widget = open_widget(make_timelapse(3, 96, 2))
+    models._CACHE.clear()  # as on a first start: nothing loaded yet
+    assert widget.setup_layers()
+    ctrl = widget.controller
+    assert ctrl._loading is not None  # loading in a worker thread
+    ctrl.points_layer.add([[0, 48, 48]])
+    assert any("still loading" in m for _, m in notifications)
+    qtbot.waitUntil(lambda: ctrl._loading is None, timeout=60_000)
+    assert (0, 1) in ctrl.state().sent  # the waiting click was segmented

@@ -15,7 +15,9 @@ def _layer(viewer, name):
     if name is None or not isinstance(name, str):
         return name
     if name not in viewer.layers:
-        raise ValueError(f"no layer named {name!r}; layers: {[layer.name for layer in viewer.layers]}")
+        raise ValueError(
+            f"no layer named {name!r}; layers: {[layer.name for layer in viewer.layers]}"
+        )
     return viewer.layers[name]
 
 

@@ -15,8 +15,10 @@ from psygnal import Signal
 
 from napari_sam2._napari import notify
 from napari_sam2._napari.labels import LabelsEditor
-from napari_sam2._napari.layout import StackLayout, check_dtype
-from napari_sam2._napari.models import ModelSpec, get_model
+from napari_sam2._napari.layers import LayerBinding
+from napari_sam2._napari.layout import StackLayout
+from napari_sam2._napari.models import ModelSpec, get_model, is_loaded
+from napari_sam2._napari.objects import ObjectEditing
 from napari_sam2._napari.prompts import FramePrompt, collect_prompts
 from napari_sam2._napari.propagation import PropagationRun, iterate_plan, make_plan
 
@@ -28,7 +30,7 @@ class _SessionState:
     sent: dict  # {(frame, obj_id): FramePrompt} as last given to the session
 
 
-class Sam2Controller:
+class Sam2Controller(LayerBinding, ObjectEditing):
     """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
 
     objects_changed = Signal()
@@ -37,11 +39,7 @@ class Sam2Controller:
     frame_written = Signal(int)
 
     def __init__(self, viewer) -> None:
-        self.viewer = viewer
-        self.image_layer = self.points_layer = self.shapes_layer = self.labels_layer = None
-        self.frame_axis: int | None = 0
-        self.channel_axis: int | None = None
-        self.channel: int | None = None
+        super().__init__(viewer)
         self.model_spec = ModelSpec()
         self.overwrite = False
         self.threaded = True
@@ -49,63 +47,8 @@ class Sam2Controller:
         self._states: dict[tuple, _SessionState] = {}
         self._candidate_index: dict[tuple[int, int], int] = {}
         self._muted = False  # True while we edit the prompt layers ourselves
+        self._loading = None  # the worker loading (maybe downloading) the model
         self._removed = None
-
-    # -- configuration ---------------------------------------------------------
-    def base_layout(self) -> StackLayout:
-        """The image layer's axes, without a position (``ValueError`` if unusable)."""
-        image = self.image_layer
-        if image is None or image not in self.viewer.layers:
-            raise ValueError("choose an image layer first")
-        data = image.data[0] if image.multiscale else image.data
-        check_dtype(data.dtype)
-        return StackLayout(tuple(data.shape), bool(image.rgb), self.channel_axis)
-
-    def layout(self) -> StackLayout:
-        """The current layout: other axes pinned where the viewer is now."""
-        base = self.base_layout()
-        frame_axis = self.frame_axis if base.nonspatial_axes() else None
-        if frame_axis is not None and frame_axis not in base.nonspatial_axes():
-            raise ValueError(f"axis {frame_axis} cannot be the frame axis of {base.shape}")
-        return base.with_position(self._position(base), frame_axis)
-
-    def _position(self, base: StackLayout) -> tuple[int, ...]:
-        """The viewer's position in Labels data coordinates (ints)."""
-        ref = self.labels_layer if self._labels_ok(base) else self.image_layer
-        point = ref.world_to_data(self.viewer.dims.point)
-        if ref is self.image_layer and base.channel_axis is not None:
-            point = np.delete(point, base.channel_axis)
-        return tuple(int(round(p)) for p in point)
-
-    def _labels_ok(self, base: StackLayout) -> bool:
-        layer = self.labels_layer
-        return layer is not None and layer in self.viewer.layers and layer.data.shape == base.labels_shape
-
-    def ensure_layers(self) -> None:
-        """Create the output Labels layer (and prompt layers) if absent; check shapes."""
-        base = self.base_layout()
-        image = self.image_layer
-        keep = [a for a in range(image.ndim) if a != base.channel_axis]
-        geometry = {"scale": np.asarray(image.scale)[keep], "translate": np.asarray(image.translate)[keep]}
-        if self.labels_layer is None or self.labels_layer not in self.viewer.layers:
-            data = np.zeros(base.labels_shape, dtype=np.uint32)
-            self.labels_layer = self.viewer.add_labels(data, name=f"{image.name} masks", **geometry)
-            self.labels_layer.selected_label = 1
-        elif self.labels_layer.data.shape != base.labels_shape:
-            raise ValueError(
-                f"Labels layer '{self.labels_layer.name}' has shape {self.labels_layer.data.shape}, "
-                f"but the image '{image.name}' needs {base.labels_shape}: choose another "
-                "Labels layer or none (one will be created)"
-            )
-        ndim = len(base.labels_shape)
-        if self.points_layer is None or self.points_layer not in self.viewer.layers:
-            self.points_layer = self.viewer.add_points(
-                np.empty((0, ndim)), ndim=ndim, name="SAM2 points", size=max(3, base.spatial_shape[0] // 40), **geometry
-            )
-        if self.shapes_layer is None or self.shapes_layer not in self.viewer.layers:
-            self.shapes_layer = self.viewer.add_shapes(
-                ndim=ndim, name="SAM2 boxes", edge_color="yellow", face_color="transparent", **geometry
-            )
 
     @property
     def editor(self) -> LabelsEditor:
@@ -114,28 +57,48 @@ class Sam2Controller:
             self._editor = LabelsEditor(self.labels_layer)
         return self._editor
 
-    @property
-    def current_object(self) -> int:
-        """The Labels layer's selected label: the object new prompts belong to."""
-        return int(self.labels_layer.selected_label) if self.labels_layer is not None else 1
+    def preload_model(self) -> None:
+        """Load (or download) the model in a worker thread so the viewer stays
+        usable; prompts made meanwhile are segmented when it is ready."""
+        spec = self.model_spec
+        if self._loading is not None or is_loaded(spec) or not self.threaded:
+            return
+        from napari.qt.threading import create_worker
 
-    def new_object_id(self) -> int:
-        """A label id used neither in the Labels layer nor by any prompt."""
-        used = set(np.unique(np.asarray(self.labels_layer.data)).tolist()) if self.labels_layer else set()
-        for layer in (self.points_layer, self.shapes_layer):
-            if layer is not None and "obj_id" in layer.features:
-                used |= set(layer.features["obj_id"].tolist())
-        return max(used | {0}) + 1
+        def done(*_):
+            self._loading = None
+            self.update_prompts()
+
+        def failed(exc):
+            self._loading = None
+            notify.error(f"SAM 2: could not load the model: {exc}")
+
+        worker = create_worker(
+            get_model,
+            spec,
+            _start_thread=False,
+            _ignore_errors=True,
+            _progress={"desc": f"loading {spec.preset}"},
+        )
+        worker.returned.connect(done)
+        worker.errored.connect(failed)
+        self._loading = worker
+        worker.start()
 
     # -- sessions --------------------------------------------------------------
-    def state(self) -> _SessionState:
-        """The session for the current image/layout/channel/model (created on demand)."""
+    def state(self, create: bool = True) -> _SessionState | None:
+        """The session for the current image/layout/channel/model (created on
+        demand unless ``create`` is False: then None if there is none yet)."""
         from napari_sam2 import VideoSession
 
         layout = self.layout()
         key = (id(self.image_layer), layout, self.channel, self.model_spec)
         if key not in self._states:
-            data = self.image_layer.data[0] if self.image_layer.multiscale else self.image_layer.data
+            if not create:
+                return None
+            data = (
+                self.image_layer.data[0] if self.image_layer.multiscale else self.image_layer.data
+            )
             model = get_model(self.model_spec)
             session = VideoSession(model, data, **layout.session_kwargs(self.channel))
             self._states[key] = _SessionState(session, layout, {})
@@ -145,13 +108,6 @@ class Sam2Controller:
     def session(self):
         """The current ``VideoSession`` (for scripting)."""
         return self.state().session
-
-    def current_frame(self) -> int:
-        """The frame the viewer shows now."""
-        layout = self.layout()
-        if layout.frame_axis is None:
-            return 0
-        return self._position(layout)[layout.to_labels_axis(layout.frame_axis)]
 
     # -- interaction -------------------------------------------------------------
     def on_prompts_edited(self, event=None) -> None:
@@ -170,6 +126,9 @@ class Sam2Controller:
         return self._update_prompts()
 
     def _update_prompts(self) -> list[int]:
+        if self._loading is not None:
+            notify.info("the model is still loading: your prompts are used when it is ready")
+            return []
         if self.is_running:
             notify.warning("propagation is running: the new prompts are used once it ends")
             return []
@@ -178,18 +137,26 @@ class Sam2Controller:
         now = collect_prompts(
             self.points_layer, self.shapes_layer, self.labels_layer, st.layout, self.current_object
         )
-        changed = {k for k in set(now) | set(st.sent) if now.get(k, FramePrompt()) != st.sent.get(k, FramePrompt())}
+        changed = {
+            k
+            for k in set(now) | set(st.sent)
+            if now.get(k, FramePrompt()) != st.sent.get(k, FramePrompt())
+        }
         written = []
         with self.editor.group():  # one undo step for this interaction
             for frame, obj_id in sorted(changed):
                 prompt = now.get((frame, obj_id), FramePrompt())
                 if obj_id <= 0:
                     st.sent[(frame, obj_id)] = prompt
-                    raise ValueError("label 0 is the background: select a label id >= 1 for the object")
+                    raise ValueError(
+                        "label 0 is the background: select a label id >= 1 for the object"
+                    )
                 try:
                     result = self._send(st, frame, obj_id, prompt)
                 finally:
-                    st.sent[(frame, obj_id)] = prompt  # a bad prompt is reported once, not on every edit
+                    st.sent[(frame, obj_id)] = (
+                        prompt  # a bad prompt is reported once, not on every edit
+                    )
                 if result is not None:  # a click changes its own object only
                     self.write_result(result, st.layout, only=obj_id)
                 written.append(frame)
@@ -210,12 +177,17 @@ class Sam2Controller:
         if prompt.box is not None:
             result = session.add_box(frame, obj_id, np.asarray(prompt.box), clear=True)
             if prompt.points:
-                result = session.add_points(frame, obj_id, np.asarray(prompt.points),
-                                            np.asarray(prompt.labels), clear=False)
+                result = session.add_points(
+                    frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels), clear=False
+                )
             return result
-        return session.add_points(frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels))
+        return session.add_points(
+            frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels)
+        )
 
-    def write_result(self, result, layout: StackLayout | None = None, only: int | None = None) -> None:
+    def write_result(
+        self, result, layout: StackLayout | None = None, only: int | None = None
+    ) -> None:
         """Write a ``FrameResult`` (all its objects, or ``only`` one) into the Labels
         layer; one undo step unless inside a group or run."""
         layout = layout or self.state().layout
@@ -241,8 +213,13 @@ class Sam2Controller:
         return index
 
     @notify.reports_errors
-    def add_mask_prompt(self, mask_layer, frame: int | None = None, obj_id: int | None = None,
-                        source_label: int | None = None) -> None:
+    def add_mask_prompt(
+        self,
+        mask_layer,
+        frame: int | None = None,
+        obj_id: int | None = None,
+        source_label: int | None = None,
+    ) -> None:
         """Use a Labels layer's label on this slice as a mask prompt for an object."""
         self.ensure_layers()
         st = self.state()
@@ -250,62 +227,14 @@ class Sam2Controller:
         obj_id = self.current_object if obj_id is None else obj_id
         plane = np.asarray(mask_layer.data[st.layout.labels_index(frame)])
         if plane.shape != st.session.frame_shape:
-            raise ValueError(f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, expected {st.session.frame_shape}")
+            raise ValueError(
+                f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, expected {st.session.frame_shape}"
+            )
         label = mask_layer.selected_label if source_label is None else source_label
-        self.write_result(st.session.add_mask(frame, obj_id, plane == label), st.layout, only=obj_id)
+        self.write_result(
+            st.session.add_mask(frame, obj_id, plane == label), st.layout, only=obj_id
+        )
         self.objects_changed.emit()
-
-    # -- objects ---------------------------------------------------------------------
-    def objects(self) -> list[tuple[int, tuple, list[int]]]:
-        """``(obj_id, rgba, prompted frames)`` for every object with prompts."""
-        try:
-            st = self.state()
-        except Exception:
-            return []
-        out = []
-        for obj_id in sorted(st.session.obj_ids):
-            color = tuple(np.asarray(self.labels_layer.get_color(obj_id)).tolist()) if self.labels_layer else ()
-            out.append((obj_id, color, st.session.prompted_frames(obj_id)))
-        return out
-
-    @notify.reports_errors
-    def delete_object(self, obj_id: int) -> None:
-        """Delete an object: its labels (one undo step) and its prompts."""
-        from napari_sam2._napari.objects import remove_prompts
-
-        if self.is_running:
-            raise ValueError("cancel the propagation before deleting objects")
-        self._muted = True
-        try:
-            self._removed = remove_prompts(obj_id, self.points_layer, self.shapes_layer)
-        finally:
-            self._muted = False
-        for st in self._states.values():
-            if obj_id in st.session.obj_ids:
-                st.session.remove_object(obj_id)
-            st.sent = {k: v for k, v in st.sent.items() if k[1] != obj_id}
-        if self.labels_layer is not None:
-            self.editor.clear_object(obj_id)
-        self.objects_changed.emit()
-
-    @notify.reports_errors
-    def undo_delete(self) -> None:
-        """Bring back the last deleted object: its labels (Labels undo) and prompts."""
-        from napari_sam2._napari.objects import restore_prompts
-
-        removed, self._removed = self._removed, None
-        if removed is None:
-            raise ValueError("nothing to restore")
-        self.labels_layer.undo()
-        self._muted = True
-        try:
-            restore_prompts(removed, self.points_layer, self.shapes_layer)
-        finally:
-            self._muted = False
-        # Prompted slices are segmented again; propagated slices came back with the undo.
-        for st in self._states.values():
-            st.sent = {k: v for k, v in st.sent.items() if k[1] != removed.obj_id}
-        self.update_prompts()
 
     # -- propagation -------------------------------------------------------------------
     @property
@@ -343,7 +272,9 @@ class Sam2Controller:
             elif cancelled:
                 notify.info(f"propagation cancelled after {self.run.done} of {plan.total} slices")
 
-        self.run = PropagationRun(iterate_plan(st.session, plan), plan.total, on_frame, on_done, self.threaded)
+        self.run = PropagationRun(
+            iterate_plan(st.session, plan), plan.total, on_frame, on_done, self.threaded
+        )
         self.running_changed.emit(True)
         return self.run.start()
 

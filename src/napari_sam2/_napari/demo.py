@@ -53,8 +53,15 @@ def run_headless(checkpoint: str | None, device: str, image_size: int, out: str)
     # The brightest pixel of frame 0 is inside a nucleus: a good first click.
     row, col = np.unravel_index(np.argmax(data[0]), data[0].shape)
     viewer.add_points([[0, row, col]], ndim=3, name="prompts")
-    segment_layers(viewer, "cells", points="prompts", checkpoint=checkpoint, device=device,
-                   image_size=image_size, propagate="forward")
+    segment_layers(
+        viewer,
+        "cells",
+        points="prompts",
+        checkpoint=checkpoint,
+        device=device,
+        image_size=image_size,
+        propagate="forward",
+    )
     labels = viewer.layers["cells masks"].data
     print("pixels per frame:", (labels > 0).sum(axis=(1, 2)).tolist())
     print("written:", write_labels(out, labels, {})[0])
@@ -64,7 +71,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--headless", action="store_true", help="no window: script the same flow")
     parser.add_argument("--standin", action="store_true", help="stand-in weights (no download)")
-    parser.add_argument("--checkpoint", default=None, help="a SAM 2 .pt file (default: weights cache)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="a SAM 2 .pt file (default: weights cache)"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--image-size", type=int, default=1024)
     parser.add_argument("--out", default="demo_masks.tif")

@@ -27,5 +27,7 @@ def resolve_device(choice: str = "auto") -> str:
     if choice == "auto":
         return devices[0]
     if choice.split(":")[0] not in devices:
-        raise ValueError(f"device {choice!r} is not available here (available: {', '.join(devices)})")
+        raise ValueError(
+            f"device {choice!r} is not available here (available: {', '.join(devices)})"
+        )
     return choice

@@ -19,9 +19,7 @@ def check_dtype(dtype: np.dtype) -> None:
     """``ValueError`` unless SAM 2 can read this pixel type."""
     dtype = np.dtype(dtype)
     if dtype.kind not in SUPPORTED_KINDS:
-        raise ValueError(
-            f"unsupported pixel type {dtype}; use integer or floating-point images"
-        )
+        raise ValueError(f"unsupported pixel type {dtype}; use integer or floating-point images")
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,9 @@ class StackLayout:
 
     def __post_init__(self) -> None:
         if len(self.spatial_shape) != 2 or len(self.shape) - self.rgb < 2:
-            raise ValueError(f"an image needs at least 2 spatial dimensions, got shape {self.shape}")
+            raise ValueError(
+                f"an image needs at least 2 spatial dimensions, got shape {self.shape}"
+            )
         if self.channel_axis is not None and self.channel_axis not in self.nonspatial_axes(True):
             raise ValueError(f"channel axis {self.channel_axis} is not a non-spatial axis")
         if self.frame_axis is not None and self.frame_axis not in self.nonspatial_axes():
@@ -58,9 +58,7 @@ class StackLayout:
 
     def nonspatial_axes(self, include_channel: bool = False) -> list[int]:
         """Axes that are neither Y, X, RGB nor (unless asked) the channel axis."""
-        return [
-            a for a in range(self._ndim - 2) if include_channel or a != self.channel_axis
-        ]
+        return [a for a in range(self._ndim - 2) if include_channel or a != self.channel_axis]
 
     @property
     def labels_shape(self) -> tuple[int, ...]:

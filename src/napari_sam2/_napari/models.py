@@ -21,6 +21,15 @@ class ModelSpec:
     image_size: int = 1024
 
 
+def is_loaded(spec: ModelSpec) -> bool:
+    """Whether :func:`get_model` would return at once."""
+    try:
+        device = resolve_device(spec.device)
+    except ValueError:
+        return False
+    return (spec.preset, spec.checkpoint, device, spec.image_size) in _CACHE
+
+
 def get_model(spec: ModelSpec):
     """The model for ``spec``, loaded once and then reused."""
     from napari_sam2 import load_model

@@ -1,10 +1,12 @@
-"""Removing and restoring all prompts of one object (for delete / undo delete)."""
+"""The object list: listing, deleting and restoring objects (labels and prompts)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from napari_sam2._napari import notify
 
 
 @dataclass
@@ -54,3 +56,62 @@ def restore_prompts(removed: RemovedPrompts, points_layer, shapes_layer) -> None
         shapes_layer.feature_defaults = {**defaults, "obj_id": removed.obj_id}
         shapes_layer.add(removed.shapes, shape_type=removed.shape_types)
         shapes_layer.feature_defaults = defaults
+
+
+class ObjectEditing:
+    """Object-list operations of :class:`Sam2Controller` (a mixin: it uses the
+    controller's layers, sessions and editor)."""
+
+    # -- objects ---------------------------------------------------------------------
+    def objects(self) -> list[tuple[int, tuple, list[int]]]:
+        """``(obj_id, rgba, prompted frames)`` for every object with prompts."""
+        try:
+            st = self.state(create=False)  # listing must not load a model
+        except (ValueError, AttributeError, RuntimeError, OSError):
+            st = None  # nothing set up yet: an empty list, no message
+        if st is None:
+            return []
+        out = []
+        for obj_id in sorted(st.session.obj_ids):
+            color = (
+                tuple(np.asarray(self.labels_layer.get_color(obj_id)).tolist())
+                if self.labels_layer
+                else ()
+            )
+            out.append((obj_id, color, st.session.prompted_frames(obj_id)))
+        return out
+
+    @notify.reports_errors
+    def delete_object(self, obj_id: int) -> None:
+        """Delete an object: its labels (one undo step) and its prompts."""
+        if self.is_running:
+            raise ValueError("cancel the propagation before deleting objects")
+        self._muted = True
+        try:
+            self._removed = remove_prompts(obj_id, self.points_layer, self.shapes_layer)
+        finally:
+            self._muted = False
+        for st in self._states.values():
+            if obj_id in st.session.obj_ids:
+                st.session.remove_object(obj_id)
+            st.sent = {k: v for k, v in st.sent.items() if k[1] != obj_id}
+        if self.labels_layer is not None:
+            self.editor.clear_object(obj_id)
+        self.objects_changed.emit()
+
+    @notify.reports_errors
+    def undo_delete(self) -> None:
+        """Bring back the last deleted object: its labels (Labels undo) and prompts."""
+        removed, self._removed = self._removed, None
+        if removed is None:
+            raise ValueError("nothing to restore")
+        self.labels_layer.undo()
+        self._muted = True
+        try:
+            restore_prompts(removed, self.points_layer, self.shapes_layer)
+        finally:
+            self._muted = False
+        # Prompted slices are segmented again; propagated slices came back with the undo.
+        for st in self._states.values():
+            st.sent = {k: v for k, v in st.sent.items() if k[1] != removed.obj_id}
+        self.update_prompts()

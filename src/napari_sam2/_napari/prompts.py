@@ -44,9 +44,11 @@ def prepare_points_layer(layer, obj_id: int, positive: bool = True) -> None:
         layer.features = pd.DataFrame(
             {
                 "positive": features["positive"].astype(bool)
-                if "positive" in features else np.ones(n, bool),
+                if "positive" in features
+                else np.ones(n, bool),
                 "obj_id": features["obj_id"].astype(int)
-                if "obj_id" in features else np.full(n, obj_id, int),
+                if "obj_id" in features
+                else np.full(n, obj_id, int),
             }
         )
     layer.face_color_cycle = {True: POSITIVE_COLOR, False: NEGATIVE_COLOR}
@@ -117,7 +119,11 @@ def collect_prompts(
             e["points"].append((float(c[-1]), float(c[-2])))
             e["labels"].append(int(positive[i]) if positive is not None else 1)
     if shapes_layer is not None and len(shapes_layer.data):
-        obj = shapes_layer.features["obj_id"].to_numpy(int) if "obj_id" in shapes_layer.features else None
+        obj = (
+            shapes_layer.features["obj_id"].to_numpy(int)
+            if "obj_id" in shapes_layer.features
+            else None
+        )
         for i, verts in enumerate(shapes_layer.data):
             c = _to_labels_coords(shapes_layer, np.asarray(verts), reference)
             frame = layout.frame_of(c[0])

@@ -108,7 +108,7 @@ class PropagationRun:
                     self._frame(result)
                     if self.cancel_requested:
                         break
-            except Exception as exc:  # reported by on_done, like the threaded path
+            except Exception as exc:  # noqa: BLE001  (reported by on_done, like the threaded path)
                 self._error = exc
             self._finish()
             return self

@@ -82,9 +82,14 @@ def make_timelapse(
                 dx, dy = off * np.cos(cell.angle), off * np.sin(cell.angle)
                 for sign in (-1, 1):
                     next_cells.append(
-                        _Cell(cell.y + sign * dy, cell.x + sign * dx, cell.radius * 0.8,
-                              cell.angle + np.pi / 2, cell.vy + sign * dy / 6,
-                              cell.vx + sign * dx / 6)
+                        _Cell(
+                            cell.y + sign * dy,
+                            cell.x + sign * dx,
+                            cell.radius * 0.8,
+                            cell.angle + np.pi / 2,
+                            cell.vy + sign * dy / 6,
+                            cell.vx + sign * dx / 6,
+                        )
                     )
             else:
                 next_cells.append(cell)
@@ -98,8 +103,14 @@ def make_zstack(n_slices: int = 20, size: int = 256, n_cells: int = 6, seed: int
     radius = size / 14
     cells = [
         (
-            _Cell(rng.uniform(0.2, 0.8) * size, rng.uniform(0.2, 0.8) * size,
-                  radius * rng.uniform(0.8, 1.2), rng.uniform(0, np.pi), 0.0, 0.0),
+            _Cell(
+                rng.uniform(0.2, 0.8) * size,
+                rng.uniform(0.2, 0.8) * size,
+                radius * rng.uniform(0.8, 1.2),
+                rng.uniform(0, np.pi),
+                0.0,
+                0.0,
+            ),
             rng.uniform(0.3, 0.7) * n_slices,
             n_slices * rng.uniform(0.25, 0.4),
         )
@@ -119,9 +130,21 @@ def make_zstack(n_slices: int = 20, size: int = 256, n_cells: int = 6, seed: int
 
 def timelapse_sample() -> list[LayerData]:
     """npe2 sample data: the 2D+t time-lapse."""
-    return [(make_timelapse(), {"name": "cells (2D+t)", "colormap": "gray", "axis_labels": ("t", "y", "x")}, "image")]
+    return [
+        (
+            make_timelapse(),
+            {"name": "cells (2D+t)", "colormap": "gray", "axis_labels": ("t", "y", "x")},
+            "image",
+        )
+    ]
 
 
 def zstack_sample() -> list[LayerData]:
     """npe2 sample data: the 3D stack."""
-    return [(make_zstack(), {"name": "cells (3D)", "colormap": "gray", "axis_labels": ("z", "y", "x")}, "image")]
+    return [
+        (
+            make_zstack(),
+            {"name": "cells (3D)", "colormap": "gray", "axis_labels": ("z", "y", "x")},
+            "image",
+        )
+    ]

@@ -18,7 +18,11 @@ from qtpy.QtWidgets import (
 from napari_sam2._napari import notify
 from napari_sam2._napari.controller import Sam2Controller
 from napari_sam2._napari.keys import bind_keys
-from napari_sam2._napari.prompts import prepare_points_layer, prepare_shapes_layer, set_current_object
+from napari_sam2._napari.prompts import (
+    prepare_points_layer,
+    prepare_shapes_layer,
+    set_current_object,
+)
 from napari_sam2._widgets.layer_combo import LayerCombo
 from napari_sam2._widgets.objects_table import ObjectsTable
 from napari_sam2._widgets.propagation_panel import PropagationPanel
@@ -48,7 +52,9 @@ class Sam2Widget(QWidget):
         self.boxes = LayerCombo(napari_viewer, Shapes, NEW)
         self.mask_layer = LayerCombo(napari_viewer, Labels, "(none)")
         self.use_mask = QPushButton("Use as mask here")
-        self.use_mask.setToolTip("The mask layer's selected label on this slice becomes a mask prompt")
+        self.use_mask.setToolTip(
+            "The mask layer's selected label on this slice becomes a mask prompt"
+        )
         self.settings = ModelSettings()
         self.start_button = QPushButton("Set up layers")
         self.start_button.setToolTip("Create the output Labels, Points and Shapes layers if absent")
@@ -135,7 +141,9 @@ class Sam2Widget(QWidget):
     def _axes_changed(self, *_):
         image = self.image.layer()
         axis = self.channel_axis.currentData()
-        self.channel.setMaximum(max(image.data.shape[axis] - 1, 0) if image is not None and axis is not None else 2)
+        self.channel.setMaximum(
+            max(image.data.shape[axis] - 1, 0) if image is not None and axis is not None else 2
+        )
         self._sync_controller()
         self._drop_mismatched_layers()
 
@@ -162,7 +170,9 @@ class Sam2Widget(QWidget):
         c.image_layer = self.image.layer()
         c.frame_axis = self.frame_axis.currentData()
         c.channel_axis = self.channel_axis.currentData()
-        use_channel = c.channel_axis is not None or (c.image_layer is not None and c.image_layer.rgb and self.channel.value() > 0)
+        use_channel = c.channel_axis is not None or (
+            c.image_layer is not None and c.image_layer.rgb and self.channel.value() > 0
+        )
         c.channel = self.channel.value() if use_channel else None
         c.labels_layer = self.labels.layer()
         c.points_layer = self.points.layer()
@@ -171,7 +181,11 @@ class Sam2Widget(QWidget):
         c.overwrite = self.settings.overwrite.isChecked()
         self._connect_layers()
         try:
-            self.propagation.set_num_frames(c.base_layout().num_frames if c.frame_axis is None else c.image_layer.data.shape[c.frame_axis])
+            self.propagation.set_num_frames(
+                c.base_layout().num_frames
+                if c.frame_axis is None
+                else c.image_layer.data.shape[c.frame_axis]
+            )
         except (ValueError, AttributeError, IndexError):
             pass
 
@@ -192,6 +206,7 @@ class Sam2Widget(QWidget):
         self.viewer.layers.selection.active = c.points_layer
         c.points_layer.mode = "add"
         self.objects.refresh()
+        c.preload_model()  # in the background: the first click need not wait for it
         return True
 
     def _connect_layers(self) -> None:
@@ -214,7 +229,10 @@ class Sam2Widget(QWidget):
 
     def _prompts_edited(self, event=None) -> None:
         layer = getattr(event, "source", None)
-        if layer is not None and layer not in (self.controller.points_layer, self.controller.shapes_layer):
+        if layer is not None and layer not in (
+            self.controller.points_layer,
+            self.controller.shapes_layer,
+        ):
             return  # a layer we wired earlier but the user has since swapped out
         self.controller.on_prompts_edited(event)
 
@@ -230,7 +248,11 @@ class Sam2Widget(QWidget):
         self.controller.add_mask_prompt(layer)
 
     def _on_running(self, running: bool) -> None:
-        self.status.setText("propagating… (the viewer stays usable; Cancel stops after this slice)" if running else "")
+        self.status.setText(
+            "propagating… (the viewer stays usable; Cancel stops after this slice)"
+            if running
+            else ""
+        )
 
 
 def _axis_names(image) -> list[str]:
@@ -240,6 +262,10 @@ def _axis_names(image) -> list[str]:
     labels = list(getattr(image, "axis_labels", ()) or [])[:ndim]
     names = []
     for a in range(ndim):
-        name = labels[a] if a < len(labels) and not str(labels[a]).lstrip("-").isdigit() else f"axis {a}"
+        name = (
+            labels[a]
+            if a < len(labels) and not str(labels[a]).lstrip("-").isdigit()
+            else f"axis {a}"
+        )
         names.append(f"{name} ({shape[a]})")
     return names

@@ -35,7 +35,9 @@ class PropagationPanel(QWidget):
         for spin in (self.first, self.last):
             spin.setEnabled(False)
             spin.setMaximum(0)
-        self.whole.toggled.connect(lambda on: [s.setEnabled(not on) for s in (self.first, self.last)])
+        self.whole.toggled.connect(
+            lambda on: [s.setEnabled(not on) for s in (self.first, self.last)]
+        )
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m slices")
         self.progress.setValue(0)

@@ -44,7 +44,9 @@ class ModelSettings(QWidget):
         self.advanced.setChecked(False)  # collapsed by default
         self.image_size = QComboBox()
         self.image_size.addItems([str(s) for s in IMAGE_SIZES])
-        self.image_size.setToolTip("Model input size. 1024 is SAM 2's own; smaller is faster and coarser")
+        self.image_size.setToolTip(
+            "Model input size. 1024 is SAM 2's own; smaller is faster and coarser"
+        )
         self.overwrite = QCheckBox("overwrite other objects' labels")
         adv = QFormLayout(self.advanced)
         adv.addRow("input size", self.image_size)
@@ -66,7 +68,9 @@ class ModelSettings(QWidget):
             label.setVisible(on)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "SAM 2 checkpoint", "", "Checkpoints (*.pt *.pth)"
+        )
         if path:
             self.checkpoint.setText(path)
 
