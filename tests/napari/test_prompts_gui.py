@@ -71,3 +71,15 @@ def test_hand_painted_labels_are_protected_unless_overwrite(open_widget):
     widget.settings.overwrite.setChecked(True)
     ctrl.points_layer.add([[0, 50, 50]])
     assert (ctrl.labels_layer.data[0] == 1).any()
+
+
+def test_moving_a_point_segments_again(open_widget):
+    viewer, _widget, ctrl = _ready(open_widget)
+    viewer.dims.set_current_step(0, 2)
+    ctrl.points_layer.add([[2, 48, 48]])
+    ctrl.points_layer.data = np.array([[2, 30.0, 60.0]])  # dragged to a new place
+    assert ctrl.state().sent[(2, 1)].points == ((60.0, 30.0),)
+    ctrl.points_layer.data = np.array([[1, 30.0, 60.0]])  # moved to another slice
+    sent = ctrl.state().sent
+    assert sent[(2, 1)].empty and sent[(1, 1)].points == ((60.0, 30.0),)
+    assert not ctrl.labels_layer.data[2].any() and ctrl.labels_layer.data[1].any()

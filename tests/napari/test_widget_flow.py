@@ -112,7 +112,7 @@ def test_new_object_never_overwrites_the_first(open_widget):
 def test_model_loads_in_background_and_prompts_wait_for_it(open_widget, qtbot, notifications):
     from napari_sam2._napari import models
 
-    viewer, widget = open_widget(make_timelapse(3, 96, 2))
+    _viewer, widget = open_widget(make_timelapse(3, 96, 2))
     models._CACHE.clear()  # as on a first start: nothing loaded yet
     assert widget.setup_layers()
     ctrl = widget.controller

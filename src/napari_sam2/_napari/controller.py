@@ -130,6 +130,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
             notify.info("the model is still loading: your prompts are used when it is ready")
             return []
         if self.is_running:
+            self._edited_while_running = True
             notify.warning("propagation is running: the new prompts are used once it ends")
             return []
         self.ensure_layers()
@@ -267,6 +268,9 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         def on_done(cancelled, error):
             editor.end_run()
             self.running_changed.emit(False)
+            if getattr(self, "_edited_while_running", False):  # catch up on those edits
+                self._edited_while_running = False
+                self.update_prompts()
             if error is not None:
                 notify.error(f"propagation failed: {error}")
             elif cancelled:
