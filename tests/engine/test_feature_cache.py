@@ -9,8 +9,6 @@ pytest.importorskip("zarr")
 
 from napari_sam2.engine.feature_cache import FeatureCache
 
-torch.set_num_threads(1)
-
 
 def _features(frame: int) -> dict[str, torch.Tensor]:
     """Small stand-ins shaped like the real outputs (float32 plus one bfloat16)."""

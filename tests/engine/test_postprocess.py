@@ -12,8 +12,6 @@ from napari_sam2.engine.postprocess import (
     remove_sprinkles_in_logits,
 )
 
-torch.set_num_threads(1)
-
 
 def _logits_from(mask: np.ndarray) -> torch.Tensor:
     """+5 on foreground, -5 on background, shaped (1, 1, h, w)."""

@@ -16,8 +16,6 @@ from napari_sam2.engine.preprocess import (
     to_model_input,
 )
 
-torch.set_num_threads(1)
-
 
 def _reference_uint8(rgb: np.ndarray) -> torch.Tensor:
     """The reference pipeline for a uint8 (H, W, 3) frame already at model size:

@@ -8,8 +8,6 @@ import torch
 
 from napari_sam2.engine.store import TensorStore, tensors_nbytes
 
-torch.set_num_threads(1)
-
 
 def _entry(seed: int, n: int = 256) -> dict[str, torch.Tensor]:
     """1 KiB of float32 plus 128 bytes of bfloat16."""
