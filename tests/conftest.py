@@ -12,20 +12,27 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(os.environ.get("NAPARI_SAM2_GOLDEN", REPO.parent / "shared" / "golden"))
+# Small golden files live in the project itself; the large video ones stay shared.
+GOLDEN_IN_REPO = REPO / "tests" / "data" / "golden"
 
 
 def golden(name: str) -> tuple[dict, dict]:
     """The JSON description and arrays of one golden file (skips if absent)."""
-    if not (GOLDEN / f"{name}.json").exists():
-        pytest.skip(f"golden data not found at {GOLDEN} (set NAPARI_SAM2_GOLDEN)")
-    spec = json.loads((GOLDEN / f"{name}.json").read_text())
-    return spec, dict(np.load(GOLDEN / f"{name}.npz"))
+    folder = next((d for d in (GOLDEN_IN_REPO, GOLDEN) if (d / f"{name}.json").exists()), None)
+    if folder is None:
+        pytest.skip(f"golden data {name} not found in {GOLDEN_IN_REPO} or {GOLDEN} "
+                    "(set NAPARI_SAM2_GOLDEN)")
+    spec = json.loads((folder / f"{name}.json").read_text())
+    return spec, dict(np.load(folder / f"{name}.npz"))
 
 
 def manifest(preset: str) -> dict:
-    path = GOLDEN / "manifests" / f"{preset}.json"
+    """The official checkpoint's key/shape manifest (copied into the project)."""
+    path = GOLDEN_IN_REPO / "manifests" / f"{preset}.json"
     if not path.exists():
-        pytest.skip(f"checkpoint manifests not found at {path.parent}")
+        path = GOLDEN / "manifests" / f"{preset}.json"
+    if not path.exists():
+        pytest.skip(f"checkpoint manifest {preset}.json not found")
     return json.loads(path.read_text())
 
 

@@ -61,3 +61,19 @@ def test_console_helper_segments_and_propagates(make_napari_viewer, standin_chec
     assert labels.data.shape == (3, 96, 96)
     assert ctrl.session.num_frames == 3 and ctrl.session.obj_ids == [1]
     assert len(labels._undo_history) <= 2  # click + run, each one undo step
+
+
+def test_top_level_manifest_is_the_packaged_one():
+    """napari.yaml at the repository root is the manifest the package ships, and valid."""
+    from pathlib import Path
+
+    from npe2 import PluginManifest
+
+    import napari_sam2
+
+    root = Path(__file__).resolve().parents[2] / "napari.yaml"
+    packaged = Path(napari_sam2.__file__).parent / "napari.yaml"
+    assert root.read_text() == packaged.read_text()
+    manifest = PluginManifest.from_file(packaged)
+    commands = {c.id for c in manifest.contributions.commands}
+    assert {"napari-sam2.make_widget", "napari-sam2.write_labels"} <= commands

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import torch
 
-from napari_sam2.model import build_model
 from napari_sam2.model.sam2 import SAM2Model
 
 
