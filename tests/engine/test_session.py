@@ -173,3 +173,31 @@ def test_objects_batched_like_alone(small_model):
             alone.add_box(0, 2, [90, 5, 120, 30])
         for t, r in enumerate(alone.propagate()):
             np.testing.assert_allclose(r.low_res_logits[0], together[t][i], atol=1e-3)
+
+
+def test_second_refinement_click_reuses_memory_attention(small_model):
+    """Clicks on a tracked frame see the same memories until the next propagation,
+    so only the first of them runs memory attention; answers are unchanged."""
+    calls = []
+    hook = small_model.memory_attention.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        answers = []
+        for reuse in (True, False):
+            session = VideoSession(small_model, disc_stack())
+            session.add_points(0, 1, [[40, 48]], [1])
+            list(session.propagate())
+            calls.clear()
+            session.add_points(2, 1, [[50, 48]], [1], clear=False)
+            assert len(calls) == 1
+            if not reuse:
+                session._tracks[1].conditioned = None  # force a fresh computation
+            answers.append(session.add_points(2, 1, [[60, 40]], [0], clear=False))
+            assert len(calls) == (1 if reuse else 2)
+            # After propagating again the frame's memories may differ: computed anew.
+            list(session.propagate(start=2))
+            calls.clear()
+            session.add_points(3, 1, [[55, 48]], [1], clear=False)
+            assert len(calls) == 1
+    finally:
+        hook.remove()
+    np.testing.assert_array_equal(answers[0].low_res_logits, answers[1].low_res_logits)

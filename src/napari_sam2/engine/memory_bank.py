@@ -56,6 +56,10 @@ class ObjectTrack:
     pending: dict[int, FrameMemory] = field(default_factory=dict)  # clicked, memory not yet encoded
     tracked: dict[int, bool] = field(default_factory=dict)  # frame -> tracked in reverse?
     candidates: dict[int, Candidates] = field(default_factory=dict)
+    # Bumped whenever a memory is stored or dropped: what a frame attends to may change.
+    revision: int = 0
+    # The last memory-conditioned embedding of a refined frame: (frame, reverse, revision), tensor.
+    conditioned: tuple[tuple[int, bool, int], torch.Tensor] | None = None
 
     # -- storage ----------------------------------------------------------
     def _key(self, frame: int, cond: bool) -> tuple:
@@ -68,6 +72,7 @@ class ObjectTrack:
             tensors["features"] = mem.features
         self.store.put(self._key(frame, cond), tensors)
         table[frame] = _Light(mem.obj_ptr, mem.object_score, mem.features is not None)
+        self.revision += 1
 
     def get(self, frame: int, cond: bool) -> FrameMemory | None:
         light = (self.cond if cond else self.non_cond).get(frame)
@@ -76,12 +81,14 @@ class ObjectTrack:
         tensors = self.store.get(self._key(frame, cond))
         if tensors is None:  # dropped from the store: the frame must be re-tracked
             (self.cond if cond else self.non_cond).pop(frame, None)
+            self.revision += 1
             return None
         return FrameMemory(tensors["mask_logits"], light.obj_ptr, light.object_score, tensors.get("features"))
 
     def drop(self, frame: int, cond: bool) -> None:
         (self.cond if cond else self.non_cond).pop(frame, None)
         self.store.discard(self._key(frame, cond))
+        self.revision += 1
 
     def latest(self, frame: int) -> FrameMemory | None:
         """What the user sees for this object on ``frame`` (pending, then cond, then tracked)."""
@@ -98,6 +105,7 @@ class ObjectTrack:
         self.pending.clear()
         self.tracked.clear()
         self.candidates.clear()
+        self.conditioned = None
 
     # -- memory selection -----------------------------------------------------
     def select(self, frame: int, reverse: bool, num_frames: int, num_maskmem: int,

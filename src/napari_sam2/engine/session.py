@@ -148,6 +148,22 @@ class VideoSession:
         self.feature_cache.put(frame, feats.as_dict())
         return feats
 
+    def prepare(self, frame: int, obj_id: int | None = None) -> None:
+        """Do now the work a click on ``frame`` would start with, so it answers at once.
+
+        Encodes the frame (into the feature cache) and, when ``obj_id`` was
+        tracked there, conditions it on that object's memories. Meant for a
+        background thread while the user looks at a slice; results are the
+        same as without it.
+        """
+        frame = self._check_frame(frame)
+        with self._lock:
+            feats = self.features(frame)
+            track = self._tracks.get(obj_id) if obj_id is not None else None
+            if track is not None and frame in track.tracked:
+                with torch.inference_mode():
+                    self._tracker.conditioned(feats, track, frame)
+
     # -- prompts ------------------------------------------------------------
     def add_points(self, frame: int, obj_id: int, points, labels, clear: bool = True) -> FrameResult:
         """Clicks on ``frame`` for ``obj_id`` (1 positive, 0 negative); the frame's masks at once.

@@ -57,11 +57,10 @@ class Tracker:
             out = model.mask_as_output(feats, prompt.to_model(self.cfg.image_size, device))
             return FrameMemory(out.masks, out.obj_ptr, out.object_score_logits), None
 
-        is_init = frame not in track.tracked
-        if is_init:
+        if frame not in track.tracked:  # a first prompt on this frame: no memory
             pix = model.condition(feats, None)
         else:
-            pix = model.condition(feats, self.memory_prompt([track], frame, track.tracked[frame]))
+            pix = self.conditioned(feats, track, frame)
         # An earlier answer on this frame is fed back with the new clicks.
         prev = track.latest(frame)
         prev_logits = prev.mask_logits.clamp(-32.0, 32.0) if prev is not None else None
@@ -74,6 +73,21 @@ class Tracker:
             cands = Candidates(out.candidates[0], out.ious[0], out.candidate_ptrs[0],
                                out.object_score_logits, int(out.ious[0].argmax()))
         return mem, cands
+
+    def conditioned(self, feats: ImageFeatures, track: ObjectTrack, frame: int) -> torch.Tensor:
+        """The memory-conditioned embedding of a tracked frame being refined.
+
+        Until the next propagation the memories it attends to do not change, so
+        the second and later clicks on a frame reuse it instead of running
+        memory attention (most of a click's cost) again.
+        """
+        reverse = track.tracked[frame]
+        key = (frame, reverse, track.revision)
+        if track.conditioned is not None and track.conditioned[0] == key:
+            return track.conditioned[1]
+        pix = self.model.condition(feats, self.memory_prompt([track], frame, reverse))
+        track.conditioned = (key, pix)
+        return pix
 
     def encode_clicked(self, feats: ImageFeatures, mem: FrameMemory) -> FrameMemory:
         """Memory of a prompted frame: from its shown mask, binarised."""
