@@ -121,3 +121,33 @@ def test_model_loads_in_background_and_prompts_wait_for_it(open_widget, qtbot, n
     assert any("still loading" in m for _, m in notifications)
     qtbot.waitUntil(lambda: ctrl._loading is None, timeout=60_000)
     assert (0, 1) in ctrl.state().sent  # the waiting click was segmented
+
+
+def test_shown_slice_is_prepared_so_clicks_answer_at_once(open_widget, qtbot):
+    """Resting on a slice encodes it (and, once tracked, conditions it on the
+    object's memories) in the background; the click then does neither."""
+    viewer, widget, labels = _ready(open_widget)
+    ctrl = widget.controller
+    viewer.dims.set_current_step(0, 2)
+    qtbot.waitUntil(lambda: (2, None) in ctrl.prefetcher.done, timeout=60_000)
+    model = ctrl.session.model
+    calls = []
+    hooks = [
+        model.image_encoder.register_forward_hook(lambda *_: calls.append("encode")),
+        model.memory_attention.register_forward_hook(lambda *_: calls.append("memory")),
+    ]
+    try:
+        _click(viewer, widget, 2)
+        assert calls == [] and labels.data[2].any()
+        widget.propagation.forward.click()
+        _wait(qtbot, widget)
+        viewer.dims.set_current_step(0, 4)
+        qtbot.waitUntil(lambda: (4, 1) in ctrl.prefetcher.done, timeout=60_000)
+        calls.clear()
+        before = labels.data[4].copy()
+        _click(viewer, widget, 4, 40, 90)  # a refinement on a tracked slice
+        assert calls == []
+        assert not np.array_equal(before, labels.data[4])
+    finally:
+        for hook in hooks:
+            hook.remove()

@@ -37,6 +37,8 @@ def segment_layers(
     image_size: int = 1024,
     propagate: str | None = "forward",
     overwrite: bool = False,
+    fill_hole_area: int = 0,
+    non_overlap: bool = False,
     threaded: bool = False,
 ) -> Sam2Controller:
     """Segment (and propagate) the prompts of named layers into a Labels layer.
@@ -48,6 +50,8 @@ def segment_layers(
     "backward", "both" or None. Runs in the calling thread by default, so the
     result is there when the call returns; returns the controller, whose
     ``session`` is the plain ``VideoSession`` for further calls.
+    ``fill_hole_area`` and ``non_overlap`` post-process the masks as in
+    ``VideoSession``.
     """
     ctrl = Sam2Controller(viewer)
     ctrl.image_layer = _layer(viewer, image)
@@ -57,6 +61,7 @@ def segment_layers(
     ctrl.frame_axis, ctrl.channel_axis, ctrl.channel = frame_axis, channel_axis, channel
     ctrl.model_spec = ModelSpec(model, checkpoint, device, image_size)
     ctrl.overwrite, ctrl.threaded = overwrite, threaded
+    ctrl.fill_hole_area, ctrl.non_overlap = fill_hole_area, non_overlap
     ctrl.ensure_layers()
     ctrl.update_prompts()
     if propagate:

@@ -19,7 +19,8 @@ from napari_sam2._napari.layers import LayerBinding
 from napari_sam2._napari.layout import StackLayout
 from napari_sam2._napari.models import ModelSpec, get_model, is_loaded
 from napari_sam2._napari.objects import ObjectEditing
-from napari_sam2._napari.prompts import FramePrompt, collect_prompts
+from napari_sam2._napari.prefetch import Prefetcher
+from napari_sam2._napari.prompts import FramePrompt, collect_prompts, place_records, to_records
 from napari_sam2._napari.propagation import PropagationRun, iterate_plan, make_plan
 
 
@@ -42,6 +43,8 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         super().__init__(viewer)
         self.model_spec = ModelSpec()
         self.overwrite = False
+        self.fill_hole_area = 0  # post-processing of every mask (see VideoSession)
+        self.non_overlap = False
         self.threaded = True
         self.run: PropagationRun | None = None
         self._states: dict[tuple, _SessionState] = {}
@@ -49,6 +52,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         self._muted = False  # True while we edit the prompt layers ourselves
         self._loading = None  # the worker loading (maybe downloading) the model
         self._removed = None
+        self.prefetcher = Prefetcher(self._prefetch_target)
 
     @property
     def editor(self) -> LabelsEditor:
@@ -68,6 +72,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         def done(*_):
             self._loading = None
             self.update_prompts()
+            self.prefetcher.request()
 
         def failed(exc):
             self._loading = None
@@ -96,13 +101,35 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         if key not in self._states:
             if not create:
                 return None
+            # Sessions without objects (another z visited, say) hold only cached
+            # encodings: drop them rather than keep one cache per position.
+            self._states = {k: s for k, s in self._states.items() if s.session.obj_ids}
             data = (
                 self.image_layer.data[0] if self.image_layer.multiscale else self.image_layer.data
             )
             model = get_model(self.model_spec)
             session = VideoSession(model, data, **layout.session_kwargs(self.channel))
             self._states[key] = _SessionState(session, layout, {})
-        return self._states[key]
+        st = self._states[key]
+        # Post-processing applies to the masks computed from now on.
+        st.session.fill_hole_area = int(self.fill_hole_area)
+        st.session.non_overlap = bool(self.non_overlap)
+        return st
+
+    def _prefetch_target(self):
+        """What the prefetcher should prepare now: the shown slice for the selected
+        object, once the model is loaded and while no propagation runs."""
+        if not self.threaded or self.is_running or self._loading is not None:
+            return None
+        if not is_loaded(self.model_spec):
+            return None
+        try:
+            st = self.state()  # cheap once the model is loaded
+            frame = self.current_frame()
+        except Exception:  # noqa: BLE001  nothing usable chosen yet: a click would say why
+            return None
+        obj_id = self.current_object
+        return st.session, frame, obj_id if obj_id in st.session.obj_ids else None
 
     @property
     def session(self):
@@ -237,6 +264,43 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         )
         self.objects_changed.emit()
 
+    # -- prompts files -----------------------------------------------------------------
+    @notify.reports_errors
+    def save_prompts(self, path) -> int:
+        """Write the prompts of the tracked plane to a .json/.csv prompts file (the
+        command line's format); returns the number of (frame, object) entries."""
+        from napari_sam2.engine.prompt_file import write_prompts
+
+        self.ensure_layers()
+        layout = self.layout()
+        records = to_records(
+            collect_prompts(self.points_layer, self.shapes_layer, self.labels_layer, layout,
+                            self.current_object)
+        )
+        if not records:
+            raise ValueError("no prompts to save: click on an object (or draw a box) first")
+        write_prompts(path, records)
+        notify.info(f"saved {len(records)} prompt(s) to {path}")
+        return len(records)
+
+    @notify.reports_errors
+    def load_prompts(self, path) -> int:
+        """Add the prompts of a .json/.csv prompts file to the Points/Shapes layers on
+        the tracked plane and segment their slices; returns the number of entries."""
+        from napari_sam2.engine.prompt_file import check_prompts_fit, read_prompts
+
+        records = read_prompts(path)
+        self.ensure_layers()
+        layout = self.layout()
+        check_prompts_fit(records, layout.num_frames, layout.spatial_shape)
+        self._muted = True  # one update for the whole file, not one per layer event
+        try:
+            place_records(records, self.points_layer, self.shapes_layer, self.labels_layer, layout)
+        finally:
+            self._muted = False
+        self.update_prompts()
+        return len(records)
+
     # -- propagation -------------------------------------------------------------------
     @property
     def is_running(self) -> bool:
@@ -275,6 +339,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
                 notify.error(f"propagation failed: {error}")
             elif cancelled:
                 notify.info(f"propagation cancelled after {self.run.done} of {plan.total} slices")
+            self.prefetcher.request()  # the slice shown is likely the next to be refined
 
         self.run = PropagationRun(
             iterate_plan(st.session, plan), plan.total, on_frame, on_done, self.threaded

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napari_sam2._napari import notify
+from napari_sam2._napari.prompts import append_points
 
 
 @dataclass
@@ -44,13 +45,8 @@ def remove_prompts(obj_id: int, points_layer, shapes_layer) -> RemovedPrompts:
 
 def restore_prompts(removed: RemovedPrompts, points_layer, shapes_layer) -> None:
     """Put removed prompts back with their features."""
-    import pandas as pd
-
     if removed.points is not None and points_layer is not None:
-        old = points_layer.features
-        points_layer.data = np.concatenate([np.asarray(points_layer.data), removed.points])
-        points_layer.features = pd.concat([old, removed.point_features], ignore_index=True)
-        points_layer.refresh_colors()
+        append_points(points_layer, removed.points, removed.point_features)
     if removed.shapes and shapes_layer is not None:
         defaults = shapes_layer.feature_defaults.iloc[0].to_dict()
         shapes_layer.feature_defaults = {**defaults, "obj_id": removed.obj_id}

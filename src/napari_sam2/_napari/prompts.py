@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from napari_sam2._napari.layout import StackLayout
+from napari_sam2.engine.prompt_file import PromptRecord
 
 POSITIVE_COLOR, NEGATIVE_COLOR = "lime", "red"
 
@@ -136,3 +137,57 @@ def collect_prompts(
         key: FramePrompt(tuple(e["points"]), tuple(e["labels"]), e["box"])
         for key, e in found.items()
     }
+
+
+def to_records(prompts: dict) -> list[PromptRecord]:
+    """``collect_prompts``' answer as prompts-file records, by frame then object."""
+    return [
+        PromptRecord(frame, obj_id, p.points, p.labels, p.box)
+        for (frame, obj_id), p in sorted(prompts.items())
+        if not p.empty and obj_id >= 1
+    ]
+
+
+def append_points(layer, coords: np.ndarray, features: pd.DataFrame) -> None:
+    """Add points (layer data coordinates) with their own features, in one data event."""
+    old = layer.features
+    layer.data = np.concatenate([np.asarray(layer.data).reshape(-1, layer.ndim), coords])
+    layer.features = pd.concat([old, features], ignore_index=True)
+    layer.refresh_colors()
+
+
+def place_records(
+    records: list[PromptRecord], points_layer, shapes_layer, reference, layout: StackLayout
+) -> None:
+    """Put prompts-file records on the tracked plane: clicks as points, boxes as rectangles.
+
+    The inverse of :func:`collect_prompts` + :func:`to_records`; ``reference``
+    is the Labels layer whose data coordinates the layout describes.
+    """
+
+    def to_layer(layer, labels_coords: list) -> np.ndarray:
+        world = [reference.data_to_world(c) for c in labels_coords]
+        return np.asarray([layer.world_to_data(w) for w in world], dtype=float)
+
+    coords, positive, point_objs = [], [], []
+    for r in records:
+        prefix = layout.labels_index(r.frame)
+        coords += [(*prefix, y, x) for x, y in r.points]
+        positive += [bool(lab) for lab in r.labels]
+        point_objs += [r.obj_id] * len(r.points)
+    if coords:
+        features = pd.DataFrame({"positive": positive, "obj_id": point_objs})
+        append_points(points_layer, to_layer(points_layer, coords), features)
+    boxes = [r for r in records if r.box is not None]
+    if boxes:
+        before = len(shapes_layer.data)
+        rects = []
+        for r in boxes:
+            prefix = layout.labels_index(r.frame)
+            x0, y0, x1, y1 = r.box
+            corners = [(y0, x0), (y0, x1), (y1, x1), (y1, x0)]
+            rects.append(to_layer(shapes_layer, [(*prefix, y, x) for y, x in corners]))
+        shapes_layer.add_rectangles(rects)
+        features = shapes_layer.features.copy()
+        features.loc[before:, "obj_id"] = [r.obj_id for r in boxes]
+        shapes_layer.features = features

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from napari.layers import Image, Labels, Points, Shapes
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,6 +31,7 @@ from napari_sam2._widgets.propagation_panel import PropagationPanel
 from napari_sam2._widgets.settings import ModelSettings
 
 NEW = "(new)"
+SETTLE_MS = 300  # a slice shown this long is prepared for a click
 
 
 class Sam2Widget(QWidget):
@@ -59,6 +62,11 @@ class Sam2Widget(QWidget):
         self.start_button = QPushButton("Set up layers")
         self.start_button.setToolTip("Create the output Labels, Points and Shapes layers if absent")
         self.candidate_button = QPushButton("Next candidate (c)")
+        self.save_button = QPushButton("Save prompts…")
+        self.save_button.setToolTip("Write the points and boxes to a .json/.csv prompts file "
+                                    "(the format of `napari-sam2 segment --prompts`)")
+        self.load_button = QPushButton("Load prompts…")
+        self.load_button.setToolTip("Add the points and boxes of a .json/.csv prompts file")
         self.propagation = PropagationPanel(self.controller)
         self.objects = ObjectsTable(self.controller)
         self.status = QLabel("")
@@ -73,8 +81,16 @@ class Sam2Widget(QWidget):
             combo.currentIndexChanged.connect(self._layers_changed)
         self.start_button.clicked.connect(self.setup_layers)
         self.candidate_button.clicked.connect(lambda: self.controller.cycle_candidate())
+        self.save_button.clicked.connect(lambda: self.save_prompts())
+        self.load_button.clicked.connect(lambda: self.load_prompts())
         self.use_mask.clicked.connect(self._use_mask)
         self.controller.running_changed.connect(self._on_running)
+        # Once the viewer rests on a slice, get it ready for a click (see prefetch.py).
+        self._settled = QTimer(self)
+        self._settled.setSingleShot(True)
+        self._settled.setInterval(SETTLE_MS)
+        self._settled.timeout.connect(self.controller.prefetcher.request)
+        napari_viewer.dims.events.current_step.connect(self._slice_changed)
         self._image_changed()
 
     def _build_layout(self) -> None:
@@ -100,6 +116,10 @@ class Sam2Widget(QWidget):
         row.addWidget(self.start_button)
         row.addWidget(self.candidate_button)
         pform.addRow(row)
+        files = QHBoxLayout()
+        files.addWidget(self.save_button)
+        files.addWidget(self.load_button)
+        pform.addRow(files)
         model = QGroupBox("Model")
         QVBoxLayout(model).addWidget(self.settings)
         prop = QGroupBox("Propagate")
@@ -115,6 +135,8 @@ class Sam2Widget(QWidget):
             combo.currentIndexChanged.connect(self._sync_controller)
         self.settings.checkpoint.editingFinished.connect(self._sync_controller)
         self.settings.overwrite.toggled.connect(self._sync_controller)
+        self.settings.non_overlap.toggled.connect(self._sync_controller)
+        self.settings.fill_holes.valueChanged.connect(self._sync_controller)
 
     # -- choices -> controller ---------------------------------------------------
     def _image_changed(self, *_):
@@ -179,6 +201,8 @@ class Sam2Widget(QWidget):
         c.shapes_layer = self.boxes.layer()
         c.model_spec = self.settings.spec()
         c.overwrite = self.settings.overwrite.isChecked()
+        c.fill_hole_area = self.settings.fill_holes.value()
+        c.non_overlap = self.settings.non_overlap.isChecked()
         self._connect_layers()
         try:
             self.propagation.set_num_frames(
@@ -207,6 +231,7 @@ class Sam2Widget(QWidget):
         c.points_layer.mode = "add"
         self.objects.refresh()
         c.preload_model()  # in the background: the first click need not wait for it
+        self._slice_changed()
         return True
 
     def _connect_layers(self) -> None:
@@ -239,6 +264,34 @@ class Sam2Widget(QWidget):
     def _label_selected(self, event=None) -> None:
         c = self.controller
         set_current_object(c.current_object, c.points_layer, c.shapes_layer)
+        self._slice_changed()  # another object: its memories condition the slice
+
+    def _slice_changed(self, event=None) -> None:
+        try:
+            self._settled.start()
+        except RuntimeError:  # the widget was closed; its timer is gone
+            pass
+
+    def save_prompts(self, path: str | None = None) -> None:
+        """Save the prompts to ``path`` (asked for in a dialog when None)."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save prompts", "prompts.json", "Prompts (*.json *.csv)"
+            )
+        if path:
+            self._sync_controller()
+            self.controller.save_prompts(path)
+
+    def load_prompts(self, path: str | None = None) -> None:
+        """Load prompts from ``path`` (asked for in a dialog when None)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Load prompts", "", "Prompts (*.json *.csv)"
+            )
+        if path:
+            if not self.setup_layers():
+                return
+            self.controller.load_prompts(path)
 
     def _use_mask(self) -> None:
         layer = self.mask_layer.layer()

@@ -11,6 +11,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QWidget,
 )
 
@@ -48,8 +49,19 @@ class ModelSettings(QWidget):
             "Model input size. 1024 is SAM 2's own; smaller is faster and coarser"
         )
         self.overwrite = QCheckBox("overwrite other objects' labels")
+        self.fill_holes = QSpinBox()
+        self.fill_holes.setRange(0, 10_000)
+        self.fill_holes.setSuffix(" px")
+        self.fill_holes.setToolTip(
+            "Fill holes in masks up to this area (pixels of the 256 x 256 model mask; "
+            "SAM 2's own default on GPUs is 8). 0: off"
+        )
+        self.non_overlap = QCheckBox("objects never overlap")
+        self.non_overlap.setToolTip("Where masks overlap, the most confident object keeps the pixel")
         adv = QFormLayout(self.advanced)
         adv.addRow("input size", self.image_size)
+        adv.addRow("fill holes", self.fill_holes)
+        adv.addRow(self.non_overlap)
         adv.addRow(self.overwrite)
         self.advanced.toggled.connect(self._show_advanced)
         self._show_advanced(False)
@@ -61,11 +73,12 @@ class ModelSettings(QWidget):
         form.addRow(self.advanced)
 
     def _show_advanced(self, on: bool) -> None:
-        self.image_size.setVisible(on)
-        self.overwrite.setVisible(on)
-        label = self.advanced.layout().labelForField(self.image_size)
-        if label is not None:
-            label.setVisible(on)
+        form = self.advanced.layout()
+        for field in (self.image_size, self.fill_holes, self.non_overlap, self.overwrite):
+            field.setVisible(on)
+            label = form.labelForField(field)
+            if label is not None:
+                label.setVisible(on)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
