@@ -16,6 +16,9 @@ import numpy as np
 
 PROG = "napari-sam2"
 DEFAULT_MODEL = "sam2.1_hiera_tiny"
+# Label stacks larger than this are collected in a memory-mapped file beside
+# the output instead of in RAM (a 2,000-frame 2048 x 2048 stack is 16 GB).
+LABELS_IN_RAM_BYTES = 1 << 30
 
 
 class UserError(Exception):
@@ -58,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="forward from the first prompted frame, backward from the last, or both")
     p.add_argument("--start", type=int, default=0, help="first frame of the range (default 0)")
     p.add_argument("--stop", type=int, help="end of the range, exclusive (default: all frames)")
+    p.add_argument("--fill-holes", type=int, default=0, metavar="AREA",
+                   help="fill holes of up to AREA pixels of the 256 x 256 low-resolution mask "
+                        "(SAM 2's own GPU default is 8; default 0: off)")
+    p.add_argument("--non-overlap", action="store_true",
+                   help="each pixel goes to at most one object, the most confident")
     _model_options(p)
     p.set_defaults(func=cmd_segment)
 
@@ -156,12 +164,24 @@ def _frame_order(direction: str, prompted: list[int], start: int, stop: int):
     return [forward, (first, True, first - start)]
 
 
-def run_segmentation(args: argparse.Namespace, frames, records) -> np.ndarray:
-    """Segment and propagate ``records`` through ``frames``; the (T, H, W) label stack."""
+def label_buffer(shape: tuple[int, ...], max_id: int, workdir: Path | None) -> np.ndarray:
+    """A zeroed label stack: in RAM when small, else memory-mapped in ``workdir``."""
+    dtype = np.dtype(np.uint16 if max_id <= 0xFFFF else np.uint32)
+    if workdir is None or int(np.prod(shape)) * dtype.itemsize <= LABELS_IN_RAM_BYTES:
+        return np.zeros(shape, dtype)
+    return np.lib.format.open_memmap(workdir / "labels.npy", mode="w+", dtype=dtype, shape=shape)
+
+
+def run_segmentation(args: argparse.Namespace, frames, records,
+                     workdir: Path | None = None) -> np.ndarray:
+    """Segment and propagate ``records`` through ``frames``; the (T, H, W) label stack
+    (memory-mapped in ``workdir`` when it would not fit comfortably in RAM)."""
     from napari_sam2.engine.prompt_file import check_prompts_fit
     from napari_sam2.model.config import get_config
 
     get_config(args.model)  # unknown names fail before anything slow
+    if getattr(args, "fill_holes", 0) < 0:
+        raise UserError(f"--fill-holes must be >= 0, got {args.fill_holes}")
     src = frames
     n = src.num_frames
     stop = n if args.stop is None else args.stop
@@ -176,14 +196,15 @@ def run_segmentation(args: argparse.Namespace, frames, records) -> np.ndarray:
 
     model = load_model(args.model, args.checkpoint, device=args.device,
                        image_size=args.image_size)
-    session = VideoSession(model, src)
+    session = VideoSession(model, src, fill_hole_area=getattr(args, "fill_holes", 0),
+                           non_overlap=getattr(args, "non_overlap", False))
     for rec in records:
         if rec.box is not None:
             session.add_box(rec.frame, rec.obj_id, rec.box)
         if rec.points:
             session.add_points(rec.frame, rec.obj_id, np.asarray(rec.points, np.float32),
                                np.asarray(rec.labels), clear=rec.box is None)
-    labels = np.zeros((n, *src.frame_shape), np.uint32)
+    labels = label_buffer((n, *src.frame_shape), max(r.obj_id for r in records), workdir)
     passes = _frame_order(args.direction, [r.frame for r in records], args.start, stop)
     from tqdm.auto import tqdm
 
@@ -207,8 +228,13 @@ def cmd_segment(args: argparse.Namespace) -> None:
     records = read_prompts(args.prompts)
     frames = open_frames(args.stack, frame_axis=args.frame_axis, channel=args.channel,
                          channel_axis=args.channel_axis)
-    labels = run_segmentation(args, frames, records)
-    _write(labels, args.out, args.format)
+    import tempfile
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".napari-sam2-", dir=args.out.parent) as tmp:
+        labels = run_segmentation(args, frames, records, Path(tmp))
+        _write(labels, args.out, args.format)
+        del labels  # release the memory map before its folder goes
 
 
 def _demo_stack(n: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:

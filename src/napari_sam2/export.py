@@ -34,15 +34,24 @@ def _as_labels(labels) -> np.ndarray:
 
 def write_label_stack(path: str | os.PathLike, labels) -> Path:
     """Write a label image or stack as one zlib-compressed TIFF (uint16, or uint32
-    when an id exceeds 65535). Axes are kept as given (e.g. T/Z, Y, X)."""
+    when an id exceeds 65535). Axes are kept as given (e.g. T/Z, Y, X).
+
+    Stacks are written plane by plane, so a memory-mapped ``labels`` larger
+    than RAM is never loaded whole.
+    """
     arr = _as_labels(labels)
     top = int(arr.max()) if arr.size else 0
-    arr = arr.astype(np.uint16 if top <= 0xFFFF else np.uint32, copy=False)
+    dtype = np.dtype(np.uint16 if top <= 0xFFFF else np.uint32)
     import tifffile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, arr, compression="zlib", photometric="minisblack")
+    options = {"compression": "zlib", "photometric": "minisblack"}
+    if arr.ndim <= 2:
+        tifffile.imwrite(path, arr.astype(dtype), **options)
+    else:
+        planes = (plane.astype(dtype) for plane in arr.reshape(-1, *arr.shape[-2:]))
+        tifffile.imwrite(path, planes, shape=arr.shape, dtype=dtype, **options)
     return path
 
 

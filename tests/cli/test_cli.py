@@ -182,3 +182,40 @@ def test_demo_subprocess(tmp_path, standin):
     assert "IoU" in proc.stdout
     for name in ("stack.tif", "prompts.json", "labels.tif"):
         assert (tmp_path / "demo" / name).exists()
+
+
+@pytest.mark.slow
+def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
+        tmp_path, stack, prompts, standin, monkeypatch):
+    from napari_sam2 import cli
+    from napari_sam2.engine import session as session_module
+
+    seen = {}
+    real = session_module.VideoSession
+
+    class Recording(real):
+        def __init__(self, *a, **kw):
+            seen.update(kw)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(session_module, "VideoSession", Recording)
+    monkeypatch.setattr(cli, "LABELS_IN_RAM_BYTES", 0)  # every stack counts as big
+    buffers = []
+    real_buffer = cli.label_buffer
+
+    def recording_buffer(*a):
+        buffers.append(real_buffer(*a))
+        return buffers[-1]
+
+    monkeypatch.setattr(cli, "label_buffer", recording_buffer)
+    out = tmp_path / "out" / "labels.tif"
+    assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
+                 "--checkpoint", str(standin), "--image-size", "256", "--device", "cpu",
+                 "--no-progress", "--fill-holes", "8", "--non-overlap"]) == 0
+    assert seen["fill_hole_area"] == 8 and seen["non_overlap"] is True
+    assert isinstance(buffers[0], np.memmap) and buffers[0].dtype == np.uint16
+    labels = tifffile.imread(out)
+    assert labels.shape == (3, 256, 256) and labels.dtype == np.uint16
+    assert sorted(p.name for p in out.parent.iterdir()) == ["labels.tif"]  # no temp files left
+    assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
+                 "--fill-holes", "-1", "--checkpoint", str(standin)]) == 1
