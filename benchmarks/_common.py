@@ -14,6 +14,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_anon_mb() -> float:
+    """Current private (anonymous) memory in MiB: what the process itself holds.
+
+    Unlike RSS it leaves out file pages mapped from a memmapped stack, which
+    the kernel can drop at any time.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def standin_model(preset: str = "sam2.1_hiera_tiny", image_size: int | None = None):
     """A model with deterministic stand-in weights: same cost as the real ones."""
     from napari_sam2._testing import standin_state_dict

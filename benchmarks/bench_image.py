@@ -9,7 +9,6 @@ import argparse
 
 import numpy as np
 import torch
-
 from _common import describe_machine, median_seconds, peak_rss_mb, standin_model
 
 
