@@ -226,3 +226,27 @@ def test_truncated_or_foreign_local_file(cache, tmp_path, body):
 def test_unknown_preset(cache):
     with pytest.raises(ValueError, match="unknown model preset"):
         weights.resolve_checkpoint("sam3_giant")
+
+
+def test_load_model_downloads_once_then_uses_the_cache(cache, tmp_path, monkeypatch):
+    """``load_model(name)`` with no checkpoint: downloaded, verified, loaded; then cached."""
+    from napari_sam2 import load_model
+    from napari_sam2._testing import write_standin_checkpoint
+
+    body = write_standin_checkpoint(PRESET, tmp_path / "served.pt").read_bytes()
+    info = weights.REGISTRY[PRESET]
+    digest = hashlib.sha256(body).hexdigest()
+    monkeypatch.setitem(weights.REGISTRY, PRESET, CheckpointInfo(PRESET, FILE, info.url, digest))
+    srv = _Server(body)
+    try:
+        monkeypatch.setenv("NAPARI_SAM2_BASE_URL", srv.url)
+        seen = []
+        model = load_model(PRESET, progress=lambda done, total: seen.append((done, total)))
+        assert seen[-1] == (len(body), len(body))
+        assert (cache / FILE).read_bytes() == body
+        again = load_model(PRESET, progress=False)
+        assert len(srv.requests) == 1  # the second load came from the cache
+    finally:
+        srv.close()
+    key = "sam_mask_decoder.iou_token.weight"
+    assert torch.equal(model.state_dict()[key], again.state_dict()[key])

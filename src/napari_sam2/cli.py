@@ -195,7 +195,7 @@ def run_segmentation(args: argparse.Namespace, frames, records,
     from napari_sam2 import VideoSession, load_model
 
     model = load_model(args.model, args.checkpoint, device=args.device,
-                       image_size=args.image_size)
+                       image_size=args.image_size, progress=not args.no_progress)
     session = VideoSession(model, src, fill_hole_area=getattr(args, "fill_holes", 0),
                            non_overlap=getattr(args, "non_overlap", False))
     for rec in records:

@@ -32,6 +32,7 @@ def load_model(
     *,
     image_size: int | None = None,
     download: bool = True,
+    progress: bool | weights.ProgressCallback = True,
 ) -> SAM2Model:
     """A SAM 2 model of preset ``name`` with its weights loaded strictly.
 
@@ -41,10 +42,12 @@ def load_model(
     is used and the official file downloaded if missing.
     ``image_size``: a reduced input size (same weights, faster, coarser).
     ``device``: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (the best present).
+    ``progress``: a download's progress bar on the console (True), none
+    (False), or a ``(done_bytes, total_bytes)`` callback.
     """
     cfg = get_config(name)
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is None or ckpt.is_dir():
-        ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download)
+        ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download, progress=progress)
     model = load_weights(build_model(cfg, image_size=image_size), ckpt)
     return model.to(pick_device(device)).eval()

@@ -151,3 +151,43 @@ def test_shown_slice_is_prepared_so_clicks_answer_at_once(open_widget, qtbot):
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin_checkpoint,
+                                                     tmp_path, monkeypatch):
+    import hashlib
+
+    from napari.utils import progress
+
+    from napari_sam2 import weights
+    from napari_sam2._napari import models
+    from tests.test_weights import _Server
+
+    body = standin_checkpoint.read_bytes()
+    preset = "sam2.1_hiera_tiny"
+    info = weights.REGISTRY[preset]
+    monkeypatch.setitem(weights.REGISTRY, preset, weights.CheckpointInfo(
+        preset, info.filename, info.url, hashlib.sha256(body).hexdigest()))
+    monkeypatch.setenv("NAPARI_SAM2_CACHE_DIR", str(tmp_path / "cache"))
+    server = _Server(body)
+    monkeypatch.setenv("NAPARI_SAM2_BASE_URL", server.url)
+    bars = []
+
+    def record(event):
+        bars.extend(event.added)
+
+    progress._all_instances.events.changed.connect(record)
+    try:
+        _viewer, widget = open_widget(make_timelapse(3, 96, 2))
+        widget.settings.checkpoint.setText("")  # no file given: the cache, downloading
+        widget._sync_controller()
+        models._CACHE.clear()
+        assert widget.setup_layers()
+        ctrl = widget.controller
+        qtbot.waitUntil(lambda: ctrl._loading is None, timeout=120_000)
+    finally:
+        server.close()
+        progress._all_instances.events.changed.disconnect(record)
+    assert any(b.desc == f"downloading {preset}" and b.total == len(body) for b in bars)
+    assert (tmp_path / "cache" / info.filename).read_bytes() == body
+    assert models.is_loaded(ctrl.model_spec)

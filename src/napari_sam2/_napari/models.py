@@ -30,15 +30,44 @@ def is_loaded(spec: ModelSpec) -> bool:
     return (spec.preset, spec.checkpoint, device, spec.image_size) in _CACHE
 
 
+class DownloadProgress:
+    """A download's ``(done, total)`` callback shown as a bar in napari's activity dock.
+
+    The bar appears only once bytes arrive (a cached checkpoint shows none).
+    napari's ``progress`` may be updated from a worker thread.
+    """
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.bar = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from napari.utils import progress
+
+            self.bar = progress(total=total, desc=self.desc, unit="B", unit_scale=True,
+                                unit_divisor=1024)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def get_model(spec: ModelSpec):
-    """The model for ``spec``, loaded once and then reused."""
+    """The model for ``spec``, loaded once and then reused (a download shows its
+    progress in the viewer)."""
     from napari_sam2 import load_model
 
     device = resolve_device(spec.device)
     key = (spec.preset, spec.checkpoint, device, spec.image_size)
     if key not in _CACHE:
         _CACHE.clear()  # one model at a time: they are large
-        _CACHE[key] = load_model(
-            spec.preset, checkpoint=spec.checkpoint, device=device, image_size=spec.image_size
-        )
+        bar = DownloadProgress(f"downloading {spec.preset}")
+        try:
+            _CACHE[key] = load_model(spec.preset, checkpoint=spec.checkpoint, device=device,
+                                     image_size=spec.image_size, progress=bar)
+        finally:
+            bar.close()
     return _CACHE[key]
