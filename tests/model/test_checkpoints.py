@@ -74,3 +74,18 @@ def test_missing_file_and_unknown_preset(tmp_path):
         load_model("sam2.1_hiera_tiny", checkpoint=tmp_path / "nope.pt")
     with pytest.raises(ValueError, match="unknown model preset 'sam3'"):
         load_model("sam3", checkpoint=tmp_path / "nope.pt")
+
+
+@pytest.mark.parametrize("wrap", ["state_dict", "model_state", "bare", "ddp"])
+def test_fine_tuned_layouts_load_by_path(tmp_path, wrap):
+    """Fine-tuning scripts save the same tensors under other keys or a DDP prefix."""
+    model = build_model("sam2.1_hiera_tiny")
+    state = {k: torch.randn_like(v) for k, v in model.state_dict().items()}
+    if wrap == "ddp":
+        obj = {"model": {f"module.{k}": v for k, v in state.items()}}
+    else:
+        obj = state if wrap == "bare" else {wrap: state, "epoch": 3}
+    torch.save(obj, tmp_path / "finetuned.pt")
+    loaded = load_model("sam2.1_hiera_tiny", checkpoint=tmp_path / "finetuned.pt")
+    key = "image_encoder.trunk.pos_embed"
+    assert torch.equal(loaded.state_dict()[key], state[key])

@@ -11,6 +11,9 @@ import torch
 from napari_sam2.model.sam2 import SAM2Model
 
 
+_WRAPPER_KEYS = ("model", "state_dict", "model_state")
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the chosen preset (missing, extra or misshapen tensors)."""
 
@@ -26,10 +29,17 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise ValueError(
             f"{path} is not a readable PyTorch checkpoint (truncated or another format?): {exc}"
         ) from exc
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
+    # Official files hold {"model": ...}; training scripts of fine-tuned models
+    # (micro-sam, MedSAM2, ...) also write "state_dict" or "model_state".
+    for wrapper in _WRAPPER_KEYS:
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise ValueError(f"{path} is not a SAM 2 checkpoint: expected {{'model': state_dict}}")
+    # Saved from a DistributedDataParallel wrapper: every key starts with "module.".
+    if obj and all(k.startswith("module.") for k in obj):
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
     return obj
 
 
