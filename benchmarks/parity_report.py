@@ -1,0 +1,111 @@
+"""Agreement with the reference SAM 2.1 on the golden data, as figures.
+
+    python benchmarks/parity_report.py [--golden ../shared/golden] [--only image_tiny ...]
+
+For every golden file: the worst mean |logit difference| over its answers,
+the lowest IoU of the binarised masks, the largest difference of predicted
+IoU (image) or object-score logit (video), and the seconds it took here
+beside the reference's own time on its build machine. The tests assert the
+same bounds; this prints how far inside them we are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # tests.engine.test_video_parity.replay
+
+from _common import describe_machine, standin_model  # noqa: E402
+
+VIDEO = ["video_single_click", "video_absent", "video_mask_both_ways", "video_multi_refine"]
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = (a | b).sum()
+    return float((a & b).sum() / union) if union else 1.0
+
+
+def _load(folder: Path, name: str) -> tuple[dict, dict]:
+    for d in (REPO / "tests" / "data" / "golden", folder):
+        if (d / f"{name}.json").exists():
+            return json.loads((d / f"{name}.json").read_text()), dict(np.load(d / f"{name}.npz"))
+    raise FileNotFoundError(f"golden file {name} not found in {folder}")
+
+
+def image_report(model, folder: Path) -> None:
+    from napari_sam2 import ImagePredictor
+
+    spec, data = _load(folder, "image_tiny")
+    t0 = time.perf_counter()
+    predictor = ImagePredictor(model)
+    predictor.set_image(data["frames"][0])
+    answers = {}
+    for qi, q in enumerate(spec["queries"]):
+        mask_in = data[q["mask_from"]] if q.get("mask_from") else None
+        answers[qi] = predictor.predict(points=q.get("points"), labels=q.get("labels"),
+                                        box=q.get("box"), mask_logits=mask_in,
+                                        multimask=q["multimask"])
+    seconds = time.perf_counter() - t0
+    diffs, ious, iou_err = [], [], []
+    for step in spec["steps"]:
+        ans = answers[step["query"]]
+        ours, ref = ans.low_res_logits[step["mask_index"]], data[step["key"]]
+        diffs.append(np.abs(ours - ref).mean())
+        ious.append(_iou(ours > 0, ref > 0))
+        iou_err.append(abs(float(ans.iou[step["mask_index"]]) - step["iou_pred"]))
+    feats = {"image_embed": predictor._embed[0], "high_res_0": predictor._features.high_res[0][0],
+             "high_res_1": predictor._features.high_res[1][0]}
+    feat_err = max(float((v - torch.from_numpy(data[f"feat_{k}"].astype(np.float32))).abs().max())
+                   for k, v in feats.items())
+    print(f"image_tiny            {len(diffs):3d} answers: mean|dlogit| <= {max(diffs):.2e}, "
+          f"IoU >= {min(ious):.4f}, |dIoU-pred| <= {max(iou_err):.1e}, "
+          f"features max|d| {feat_err:.1e} (float16 data); "
+          f"{seconds:.1f} s (reference {spec['seconds_reference_cpu']} s)")
+
+
+def video_report(model, folder: Path, name: str) -> None:
+    from napari_sam2 import VideoSession
+    from tests.engine.test_video_parity import replay
+
+    spec, data = _load(folder, name)
+    t0 = time.perf_counter()
+    outs = replay(VideoSession(model, data["frames"], fill_hole_area=0), spec, data)
+    seconds = time.perf_counter() - t0
+    diffs, ious, score_err = [], [], []
+    for (_, _, obj, result), step in zip(outs, spec["steps"]):
+        i = result.obj_ids.index(obj)
+        ours, ref = result.low_res_logits[i], data[step["key"]]
+        diffs.append(np.abs(ours - ref).mean())
+        ious.append(_iou(ours > 0, ref > 0))
+        score_err.append(abs(float(result.object_score_logits[i]) - step["object_score_logit"]))
+    print(f"{name:<21s} {len(diffs):3d} steps:   mean|dlogit| <= {max(diffs):.2e}, "
+          f"IoU >= {min(ious):.4f}, |dscore| <= {max(score_err):.1e}; "
+          f"{seconds:.0f} s (reference {spec['seconds_reference_cpu']} s on its machine)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--golden", type=Path, default=REPO.parent / "shared" / "golden")
+    ap.add_argument("--only", nargs="+", default=["image_tiny", *VIDEO])
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    model = standin_model()
+    print(f"parity with the reference SAM 2.1 on stand-in tiny weights ({describe_machine()})")
+    for name in args.only:
+        if name == "image_tiny":
+            image_report(model, args.golden)
+        else:
+            video_report(model, args.golden, name)
+
+
+if __name__ == "__main__":
+    main()
