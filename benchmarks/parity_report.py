@@ -23,7 +23,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.engine.test_video_parity.replay
 
-from _common import describe_machine, standin_model  # noqa: E402
+from _common import describe_machine, standin_model
 
 VIDEO = ["video_single_click", "video_absent", "video_mask_both_ways", "video_multi_refine"]
 
@@ -72,8 +72,9 @@ def image_report(model, folder: Path) -> None:
 
 
 def video_report(model, folder: Path, name: str) -> None:
-    from napari_sam2 import VideoSession
     from tests.engine.test_video_parity import replay
+
+    from napari_sam2 import VideoSession
 
     spec, data = _load(folder, name)
     t0 = time.perf_counter()
