@@ -37,6 +37,32 @@ class Attention(nn.Module):
         return self._attend(q, k, v)
 
 
+_CHUNK_BYTES = 128 * 2**20
+
+
+def _attend_many_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention for tens of thousands of keys (the memory bank).
+
+    On CPU, plain matmuls over query chunks of ~128 MiB of scores beat the
+    fused kernel by about a quarter here; normalising after ``exp @ V`` saves
+    a pass over the scores. Elsewhere the fused kernel is the better choice.
+    """
+    if q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v)
+    scores_per_row = k.shape[-2] * q.shape[:-2].numel() * q.element_size()
+    rows = max(1, _CHUNK_BYTES // scores_per_row)
+    q = q * q.shape[-1] ** -0.5
+    k_t = k.transpose(-1, -2)
+    out = q.new_empty(q.shape[:-1] + v.shape[-1:])
+    for i in range(0, q.shape[-2], rows):
+        scores = torch.matmul(q[..., i : i + rows, :], k_t)
+        weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_()
+        chunk = out[..., i : i + rows, :]
+        torch.matmul(weights, v, out=chunk)
+        chunk.div_(weights.sum(-1, keepdim=True))
+    return out
+
+
 class RoPEAttention(Attention):
     """Attention with 2-D axial rotary position encoding on queries and keys.
 
@@ -50,13 +76,19 @@ class RoPEAttention(Attention):
         self.rope_theta = rope_theta
 
     def forward(self, q, k, v, num_k_exclude_rope: int = 0) -> torch.Tensor:
-        q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        q, k = self._heads(self.q_proj(q)), self._heads(self.k_proj(k))
         cos, sin = axial_rope(q.shape[-1], q.shape[-2], self.rope_theta, q.device)
         q = apply_rope(q, cos, sin)
         n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
-        return self._attend(q, k, v)
+        if self.num_heads == 1 and v.shape[-1] < self.v_proj.out_features:
+            # Softmax rows sum to one, so attending to the raw values and
+            # projecting afterwards is the same affine map; with 64-wide
+            # memories and 256-wide attention it saves 3/4 of the A @ V FLOPs.
+            out = _attend_many_keys(q, k, v.unsqueeze(1)).squeeze(1)
+            return self.out_proj(self.v_proj(out))
+        return self._attend(q, k, self._heads(self.v_proj(v)))
 
 
 class TwoWayBlock(nn.Module):

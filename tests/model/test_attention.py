@@ -1,0 +1,36 @@
+"""The CPU memory-attention path equals plain scaled dot-product attention."""
+
+import torch
+import torch.nn.functional as F
+
+from napari_sam2.model import transformer
+from napari_sam2.model.transformer import RoPEAttention
+
+
+def test_chunked_attention_matches_sdpa(monkeypatch):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 1, 64, 32), torch.randn(3, 1, 300, 32), torch.randn(3, 1, 300, 8)
+    expected = F.scaled_dot_product_attention(q, k, v)
+    # Small chunks, and a last chunk shorter than the rest.
+    monkeypatch.setattr(transformer, "_CHUNK_BYTES", 3 * 300 * 4 * 7)
+    got = transformer._attend_many_keys(q, k, v)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def test_values_projected_after_attention_is_the_same_map():
+    """Memory cross-attention attends to the 64-wide memories and projects
+    afterwards; that must equal projecting the values first."""
+    torch.manual_seed(0)
+    attn = RoPEAttention(32, num_heads=1, kv_in_dim=8).eval()
+    x = torch.randn(2, 16, 32)  # a 4 x 4 grid of queries
+    memory = torch.randn(2, 3 * 16 + 4, 8)  # 3 memory frames and 4 pointer tokens
+    with torch.no_grad():
+        got = attn(x, memory, memory, num_k_exclude_rope=4)
+        # The general path: project values first, then attend.
+        q, k = attn._heads(attn.q_proj(x)), attn._heads(attn.k_proj(memory))
+        cos, sin = transformer.axial_rope(32, 16)
+        q = transformer.apply_rope(q, cos, sin)
+        k = torch.cat([transformer.apply_rope(k[:, :, :48], cos, sin), k[:, :, 48:]], dim=2)
+        expected = attn._attend(q, k, attn._heads(attn.v_proj(memory)))
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
