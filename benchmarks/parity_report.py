@@ -1,6 +1,7 @@
 """Agreement with the reference SAM 2.1 on the golden data, as figures.
 
     python benchmarks/parity_report.py [--golden ../shared/golden] [--only image_tiny ...]
+                                       [--device cuda] [--precision bfloat16]
 
 For every golden file: the worst mean |logit difference| over its answers,
 the lowest IoU of the binarised masks, the largest difference of predicted
@@ -63,7 +64,7 @@ def image_report(model, folder: Path) -> None:
         iou_err.append(abs(float(ans.iou[step["mask_index"]]) - step["iou_pred"]))
     feats = {"image_embed": predictor._embed[0], "high_res_0": predictor._features.high_res[0][0],
              "high_res_1": predictor._features.high_res[1][0]}
-    feat_err = max(float((v - torch.from_numpy(data[f"feat_{k}"].astype(np.float32))).abs().max())
+    feat_err = max(float((v.float().cpu() - torch.from_numpy(data[f"feat_{k}"].astype(np.float32))).abs().max())
                    for k, v in feats.items())
     print(f"image_tiny            {len(diffs):3d} answers: mean|dlogit| <= {max(diffs):.2e}, "
           f"IoU >= {min(ious):.4f}, |dIoU-pred| <= {max(iou_err):.1e}, "
@@ -97,10 +98,15 @@ def main() -> None:
     ap.add_argument("--golden", type=Path, default=REPO.parent / "shared" / "golden")
     ap.add_argument("--only", nargs="+", default=["image_tiny", *VIDEO])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    model = standin_model()
-    print(f"parity with the reference SAM 2.1 on stand-in tiny weights ({describe_machine()})")
+    from napari_sam2 import set_precision
+
+    model = set_precision(standin_model().to(args.device), args.precision)
+    print(f"parity with the reference SAM 2.1 on stand-in tiny weights ({describe_machine()}, "
+          f"{args.device}, {args.precision})")
     for name in args.only:
         if name == "image_tiny":
             image_report(model, args.golden)

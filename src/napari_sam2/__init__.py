@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_model": "napari_sam2.loading",
+    "set_precision": "napari_sam2.loading",
     "build_model": "napari_sam2.model",
     "list_presets": "napari_sam2.model.config",
     "get_config": "napari_sam2.model.config",
@@ -29,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.results import FrameResult
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.model import build_model
-    from napari_sam2.loading import load_model
+    from napari_sam2.loading import load_model, set_precision
     from napari_sam2.model.config import get_config, list_presets
 
 

@@ -33,6 +33,7 @@ def load_model(
     image_size: int | None = None,
     download: bool = True,
     progress: bool | weights.ProgressCallback = True,
+    precision: str = "float32",
 ) -> SAM2Model:
     """A SAM 2 model of preset ``name`` with its weights loaded strictly.
 
@@ -44,10 +45,33 @@ def load_model(
     ``device``: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (the best present).
     ``progress``: a download's progress bar on the console (True), none
     (False), or a ``(done_bytes, total_bytes)`` callback.
+    ``precision``: ``"float32"`` (the default; on a GPU without TF32, so it
+    matches the CPU) or ``"bfloat16"`` (autocast, CUDA only: about twice as
+    fast for ``large`` on an H100, a quarter less GPU memory, masks slightly
+    different from float32's).
     """
     cfg = get_config(name)
+    dev = pick_device(device)
+    _compute_dtype(precision, dev)  # bad precision: fail before any download
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is None or ckpt.is_dir():
         ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download, progress=progress)
     model = load_weights(build_model(cfg, image_size=image_size), ckpt)
-    return model.to(pick_device(device)).eval()
+    return set_precision(model.to(dev).eval(), precision)
+
+
+PRECISIONS = ("float32", "bfloat16")
+
+
+def set_precision(model: SAM2Model, precision: str) -> SAM2Model:
+    """Make ``model`` compute in ``precision`` from now on (weights stay float32)."""
+    model.compute_dtype = _compute_dtype(precision, model.device)
+    return model
+
+
+def _compute_dtype(precision: str, device: torch.device) -> torch.dtype:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if precision == "bfloat16" and device.type != "cuda":
+        raise ValueError(f"precision 'bfloat16' needs a CUDA GPU; the model is on {device.type!r} (use 'float32')")
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32

@@ -36,9 +36,9 @@ class ImagePredictor:
         frame = np.asarray(frame)
         if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[-1] not in (3, 4)):
             raise ValueError(f"an image must be (H, W) or (H, W, 3), got shape {frame.shape}")
-        image = to_model_input(frame, self.model.cfg.image_size, self.normalization)
+        image = to_model_input(frame, self.model.cfg.image_size, self.normalization, device=self.model.device)
         with torch.inference_mode():
-            feats = self.model.encode_image(image.to(self.model.device))
+            feats = self.model.encode_image(image)
             self._embed = self.model.condition(feats, None)
         self._features = feats
         self._shape = tuple(frame.shape[:2])  # type: ignore[assignment]

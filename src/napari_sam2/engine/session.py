@@ -142,9 +142,11 @@ class VideoSession:
         cached = self.feature_cache.get(frame)
         if cached is not None:
             return ImageFeatures.from_dict(cached)
-        image = to_model_input(self.frames.read(frame), self.model.cfg.image_size, self.normalization, frame=frame)
+        image = to_model_input(
+            self.frames.read(frame), self.model.cfg.image_size, self.normalization, frame=frame, device=self.model.device
+        )
         with torch.inference_mode():
-            feats = self.model.encode_image(image.to(self.model.device))
+            feats = self.model.encode_image(image)
         self.feature_cache.put(frame, feats.as_dict())
         return feats
 

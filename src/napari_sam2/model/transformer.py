@@ -53,14 +53,12 @@ def _attend_many_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torc
     rows = max(1, _CHUNK_BYTES // scores_per_row)
     q = q * q.shape[-1] ** -0.5
     k_t = k.transpose(-1, -2)
-    out = q.new_empty(q.shape[:-1] + v.shape[-1:])
-    for i in range(0, q.shape[-2], rows):
-        scores = torch.matmul(q[..., i : i + rows, :], k_t)
+    chunks = []
+    for q_rows in q.split(rows, dim=-2):
+        scores = torch.matmul(q_rows, k_t)
         weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_()
-        chunk = out[..., i : i + rows, :]
-        torch.matmul(weights, v, out=chunk)
-        chunk.div_(weights.sum(-1, keepdim=True))
-    return out
+        chunks.append(torch.matmul(weights, v).div_(weights.sum(-1, keepdim=True)))
+    return torch.cat(chunks, dim=-2)
 
 
 class RoPEAttention(Attention):

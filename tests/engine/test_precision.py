@@ -1,0 +1,52 @@
+"""bfloat16 compute: the engine copes with bfloat16 model outputs.
+
+The GPU is where bfloat16 is offered (``load_model(..., precision="bfloat16")``
+needs CUDA); autocast also runs on the CPU, so the engine's handling of
+bfloat16 features, memories and logits is tested here without one.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_sam2 import ImagePredictor, VideoSession, load_model, set_precision
+from tests.engine.test_session import disc_stack
+
+
+@pytest.fixture
+def bf16_model(standin_checkpoint):
+    model = load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, image_size=256)
+    model.compute_dtype = torch.bfloat16  # what set_precision does on a GPU
+    return model
+
+
+def test_bfloat16_session_agrees_with_float32(bf16_model, small_model):
+    stack = disc_stack()
+    results = {}
+    for name, model in (("bf16", bf16_model), ("fp32", small_model)):
+        session = VideoSession(model, stack)
+        first = session.add_points(0, 1, [[32, 32]], [1])
+        assert first.low_res_logits.dtype == np.float32
+        frames = list(session.propagate(start=0))
+        refined = session.add_points(3, 1, [[40, 32]], [1], clear=False)
+        results[name] = [r.masks[0] for r in frames] + [refined.masks[0]]
+    assert session.model.compute_dtype == torch.float32
+    for a, b in zip(results["bf16"], results["fp32"]):
+        union = (a | b).sum()
+        assert union == 0 or (a & b).sum() / union > 0.9
+
+
+def test_bfloat16_image_predictor(bf16_model):
+    predictor = ImagePredictor(bf16_model)
+    predictor.set_image(disc_stack()[0])
+    out = predictor.predict(points=[[32, 32]], labels=[1])
+    assert out.low_res_logits.dtype == np.float32 and out.iou.dtype == np.float32
+    assert out.masks.shape == (3, *disc_stack().shape[1:])
+
+
+def test_precision_errors(standin_checkpoint, small_model):
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, precision="half")
+    with pytest.raises(ValueError, match="bfloat16' needs a CUDA GPU"):
+        set_precision(small_model, "bfloat16")
+    assert small_model.compute_dtype == torch.float32
