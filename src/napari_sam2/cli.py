@@ -32,6 +32,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="checkpoint file or folder of checkpoints (default: cache, downloading)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (default auto: CUDA, then MPS, then CPU)")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                   help="bfloat16: faster on CUDA GPUs (about 2x for large), approximate (default float32)")
     p.add_argument("--image-size", type=int, metavar="PX",
                    help="reduced model input size, a multiple of 32 (faster, coarser; default 1024)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -195,7 +197,8 @@ def run_segmentation(args: argparse.Namespace, frames, records,
     from napari_sam2 import VideoSession, load_model
 
     model = load_model(args.model, args.checkpoint, device=args.device,
-                       image_size=args.image_size, progress=not args.no_progress)
+                       image_size=args.image_size, progress=not args.no_progress,
+                       precision=args.precision)
     session = VideoSession(model, src, fill_hole_area=getattr(args, "fill_holes", 0),
                            non_overlap=getattr(args, "non_overlap", False))
     for rec in records:

@@ -219,3 +219,10 @@ def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
     assert sorted(p.name for p in out.parent.iterdir()) == ["labels.tif"]  # no temp files left
     assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
                  "--fill-holes", "-1", "--checkpoint", str(standin)]) == 1
+
+
+def test_bfloat16_without_a_gpu_is_a_user_error(tmp_path, stack, prompts, capsys):
+    assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(tmp_path / "o.tif"),
+                 "--device", "cpu", "--precision", "bfloat16"]) == 1
+    assert "bfloat16' needs a CUDA GPU" in _error(capsys)
+    assert not (tmp_path / "o.tif").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from napari_sam2._napari.sample_data import make_timelapse
 
@@ -191,3 +192,16 @@ def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin
     assert any(b.desc == f"downloading {preset}" and b.total == len(body) for b in bars)
     assert (tmp_path / "cache" / info.filename).read_bytes() == body
     assert models.is_loaded(ctrl.model_spec)
+
+
+def test_bfloat16_choice_reaches_the_model_spec_and_is_ignored_on_cpu(open_widget):
+    from napari_sam2._napari import models
+
+    viewer, widget = open_widget(make_timelapse(3, 96, 2))
+    widget.settings.bfloat16.setChecked(True)  # toggling syncs the controller
+    spec = widget.controller.model_spec
+    assert spec.bfloat16 and spec.precision("cpu") == "float32" and spec.precision("cuda") == "bfloat16"
+    assert widget.setup_layers()
+    _click(viewer, widget, 1)
+    assert (widget.controller.labels_layer.data[1] > 0).any()
+    assert models.get_model(spec).compute_dtype == torch.float32

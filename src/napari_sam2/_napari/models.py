@@ -1,4 +1,4 @@
-"""Loaded models, cached by what the user chose (preset, checkpoint, device, size)."""
+"""Loaded models, cached by what the user chose (preset, checkpoint, device, size, precision)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,21 @@ _CACHE: dict = {}
 class ModelSpec:
     """The model choice of the widget. ``checkpoint`` None: the weights cache
     (downloaded on first use); ``image_size`` below 1024 is a reduced,
-    faster input size (lower quality; for quick tries and tests)."""
+    faster input size (lower quality; for quick tries and tests);
+    ``bfloat16`` computes in bfloat16 on a CUDA GPU (faster, approximate) and
+    is ignored elsewhere."""
 
     preset: str = "sam2.1_hiera_tiny"
     checkpoint: str | None = None
     device: str = "auto"
     image_size: int = 1024
+    bfloat16: bool = False
+
+    def precision(self, device: str) -> str:
+        return "bfloat16" if self.bfloat16 and device.startswith("cuda") else "float32"
+
+    def key(self, device: str) -> tuple:
+        return (self.preset, self.checkpoint, device, self.image_size, self.precision(device))
 
 
 def is_loaded(spec: ModelSpec) -> bool:
@@ -27,7 +36,7 @@ def is_loaded(spec: ModelSpec) -> bool:
         device = resolve_device(spec.device)
     except ValueError:
         return False
-    return (spec.preset, spec.checkpoint, device, spec.image_size) in _CACHE
+    return spec.key(device) in _CACHE
 
 
 class DownloadProgress:
@@ -61,13 +70,14 @@ def get_model(spec: ModelSpec):
     from napari_sam2 import load_model
 
     device = resolve_device(spec.device)
-    key = (spec.preset, spec.checkpoint, device, spec.image_size)
+    key = spec.key(device)
     if key not in _CACHE:
         _CACHE.clear()  # one model at a time: they are large
         bar = DownloadProgress(f"downloading {spec.preset}")
         try:
             _CACHE[key] = load_model(spec.preset, checkpoint=spec.checkpoint, device=device,
-                                     image_size=spec.image_size, progress=bar)
+                                     image_size=spec.image_size, progress=bar,
+                                     precision=spec.precision(device))
         finally:
             bar.close()
     return _CACHE[key]
