@@ -14,8 +14,10 @@ def _sine_dim_t(num_feats: int, temperature: float, device: torch.device) -> tor
     return temperature ** (2 * (dim_t // 2) / num_feats)
 
 
+# The tables are cached on each device they are used on: building or copying
+# them on every call cost a GPU several milliseconds a frame.
 @lru_cache(maxsize=16)
-def _sine_map(channels: int, h: int, w: int, temperature: float) -> torch.Tensor:
+def _sine_map(channels: int, h: int, w: int, temperature: float, device: torch.device) -> torch.Tensor:
     half = channels // 2
     scale, eps = 2 * math.pi, 1e-6
     y = torch.arange(1, h + 1, dtype=torch.float32).view(-1, 1).expand(h, w)
@@ -27,14 +29,14 @@ def _sine_map(channels: int, h: int, w: int, temperature: float) -> torch.Tensor
     # Interleave sin of even and cos of odd frequencies, as DETR does.
     pos_x = torch.stack((pos_x[..., 0::2].sin(), pos_x[..., 1::2].cos()), dim=3).flatten(2)
     pos_y = torch.stack((pos_y[..., 0::2].sin(), pos_y[..., 1::2].cos()), dim=3).flatten(2)
-    return torch.cat((pos_y, pos_x), dim=2).permute(2, 0, 1).contiguous()
+    return torch.cat((pos_y, pos_x), dim=2).permute(2, 0, 1).contiguous().to(device)
 
 
 def sine_position_map(
     channels: int, h: int, w: int, device: torch.device | str = "cpu", temperature: float = 10000
 ) -> torch.Tensor:
-    """Normalised 2-D sine encoding, ``(1, channels, h, w)`` (cached per size)."""
-    return _sine_map(channels, h, w, float(temperature)).to(device)[None]
+    """Normalised 2-D sine encoding, ``(1, channels, h, w)`` (cached per size and device)."""
+    return _sine_map(channels, h, w, float(temperature), torch.device(device))[None]
 
 
 def sine_1d(positions: torch.Tensor, dim: int, temperature: float = 10000) -> torch.Tensor:
@@ -71,12 +73,12 @@ class RandomFourierEncoding(nn.Module):
 
 
 @lru_cache(maxsize=8)
-def _axial_angles(dim: int, side: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _axial_angles(dim: int, side: int, theta: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     freqs = 1.0 / (theta ** (torch.arange(0, dim, 4)[: dim // 4].float() / dim))
     t = torch.arange(side * side, dtype=torch.float32)
     t_x, t_y = t % side, torch.div(t, side, rounding_mode="floor")
     angles = torch.cat([torch.outer(t_x, freqs), torch.outer(t_y, freqs)], dim=-1)
-    return angles.cos(), angles.sin()
+    return angles.cos().to(device), angles.sin().to(device)
 
 
 def axial_rope(dim: int, num_tokens: int, theta: float = 10000.0, device=None):
@@ -84,8 +86,7 @@ def axial_rope(dim: int, num_tokens: int, theta: float = 10000.0, device=None):
     side = math.isqrt(num_tokens)
     if side * side != num_tokens:
         raise ValueError(f"RoPE expects a square token grid, got {num_tokens} tokens")
-    cos, sin = _axial_angles(dim, side, float(theta))
-    return cos.to(device), sin.to(device)
+    return _axial_angles(dim, side, float(theta), torch.device(device or "cpu"))
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

@@ -40,15 +40,13 @@ class Attention(nn.Module):
 _CHUNK_BYTES = 128 * 2**20
 
 
-def _attend_many_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Softmax attention for tens of thousands of keys (the memory bank).
+def _cpu_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention on the CPU for tens of thousands of keys (the memory bank).
 
-    On CPU, plain matmuls over query chunks of ~128 MiB of scores beat the
-    fused kernel by about a quarter here; normalising after ``exp @ V`` saves
-    a pass over the scores. Elsewhere the fused kernel is the better choice.
+    Plain matmuls over query chunks of ~128 MiB of scores beat the fused
+    kernel by about a quarter here, and accept values narrower than the keys;
+    normalising after ``exp @ V`` saves a pass over the scores.
     """
-    if q.device.type != "cpu":
-        return F.scaled_dot_product_attention(q, k, v)
     scores_per_row = k.shape[-2] * q.shape[:-2].numel() * q.element_size()
     rows = max(1, _CHUNK_BYTES // scores_per_row)
     q = q * q.shape[-1] ** -0.5
@@ -80,11 +78,12 @@ class RoPEAttention(Attention):
         n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
-        if self.num_heads == 1 and v.shape[-1] < self.v_proj.out_features:
+        if q.device.type == "cpu" and self.num_heads == 1 and v.shape[-1] < self.v_proj.out_features:
             # Softmax rows sum to one, so attending to the raw values and
             # projecting afterwards is the same affine map; with 64-wide
             # memories and 256-wide attention it saves 3/4 of the A @ V FLOPs.
-            out = _attend_many_keys(q, k, v.unsqueeze(1)).squeeze(1)
+            # (GPUs keep the fused kernel, which needs equally wide values.)
+            out = _cpu_attention(q, k, v.unsqueeze(1)).squeeze(1)
             return self.out_proj(self.v_proj(out))
         return self._attend(q, k, self._heads(self.v_proj(v)))
 
