@@ -64,8 +64,12 @@ PRECISIONS = ("float32", "bfloat16")
 
 
 def set_precision(model: SAM2Model, precision: str) -> SAM2Model:
-    """Make ``model`` compute in ``precision`` from now on (weights stay float32)."""
-    model.compute_dtype = _compute_dtype(precision, model.device)
+    """Make ``model`` compute in ``precision`` from now on.
+
+    bfloat16 casts the weights of its matmuls once; such a model cannot go
+    back to float32 (load it again). See :meth:`SAM2Model.use_compute_dtype`.
+    """
+    model.use_compute_dtype(_compute_dtype(precision, model.device))
     return model
 
 

@@ -16,7 +16,7 @@ from tests.engine.test_session import disc_stack
 @pytest.fixture
 def bf16_model(standin_checkpoint):
     model = load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, image_size=256)
-    model.compute_dtype = torch.bfloat16  # what set_precision does on a GPU
+    model.use_compute_dtype(torch.bfloat16)  # set_precision does this on a GPU only
     return model
 
 
@@ -44,9 +44,22 @@ def test_bfloat16_image_predictor(bf16_model):
     assert out.masks.shape == (3, *disc_stack().shape[1:])
 
 
+def test_bfloat16_weights_are_cast_once_and_equal_autocast(bf16_model, small_model):
+    linear = bf16_model.memory_attention.layers[0].linear1
+    assert linear.weight.dtype == torch.bfloat16
+    assert bf16_model.memory_attention.layers[0].norm1.weight.dtype == torch.float32
+    x = torch.randn(2, 8, linear.in_features)
+    reference = small_model.memory_attention.layers[0].linear1  # float32 weights
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        torch.testing.assert_close(linear(x), reference(x), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="load it again"):
+        bf16_model.use_compute_dtype(torch.float32)
+
+
 def test_precision_errors(standin_checkpoint, small_model):
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, precision="half")
     with pytest.raises(ValueError, match="bfloat16' needs a CUDA GPU"):
         set_precision(small_model, "bfloat16")
     assert small_model.compute_dtype == torch.float32
+    assert small_model.memory_attention.layers[0].linear1.weight.dtype == torch.float32

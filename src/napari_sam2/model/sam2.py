@@ -41,9 +41,10 @@ _Step = TypeVar("_Step", bound=Callable)
 def _in_compute_dtype(step: _Step) -> _Step:
     """Run a model step under autocast when the model computes in bfloat16.
 
-    The weights stay float32 (as loaded); matmuls and convolutions run in
-    ``compute_dtype``, so outputs may be bfloat16 and callers cast to float
-    where they need it (the engine does at its numpy boundary).
+    Matmuls and convolutions run in ``compute_dtype`` (their weights are
+    cast once by :meth:`SAM2Model.use_compute_dtype`), norms and softmax in
+    float32, so outputs may be bfloat16 and callers cast to float where they
+    need it (the engine does at its numpy boundary).
     """
 
     @functools.wraps(step)
@@ -132,7 +133,7 @@ class SAM2Model(nn.Module):
     def __init__(self, cfg: SAM2Config) -> None:
         super().__init__()
         self.cfg = cfg
-        self.compute_dtype = torch.float32  # bfloat16 on a GPU: see loading.load_model
+        self.compute_dtype = torch.float32  # see use_compute_dtype
         c, m = cfg.d_model, cfg.mem_dim
         # Registration order gives the official checkpoints' key order.
         self.maskmem_tpos_enc = nn.Parameter(torch.zeros(cfg.num_maskmem, 1, 1, m))
@@ -158,6 +159,26 @@ class SAM2Model(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.no_mem_embed.device
+
+    def use_compute_dtype(self, dtype: torch.dtype) -> None:
+        """Compute in ``dtype`` (float32 or bfloat16) from now on.
+
+        For bfloat16 the weights of linear and convolution layers are cast
+        once, here: autocast would cast them identically on every call, and
+        those ~1,000 casts a frame made propagation CPU-bound. Norms and the
+        other parameters stay float32, as under autocast. Casting back would
+        lose precision, so a bfloat16 model cannot return to float32.
+        """
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"compute dtype must be float32 or bfloat16, got {dtype}")
+        if dtype == self.compute_dtype:
+            return
+        if self.compute_dtype != torch.float32:
+            raise ValueError("this model's weights were cast to bfloat16; load it again to compute in float32")
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                module.to(dtype)
+        self.compute_dtype = dtype
 
     # 1. image encoding -------------------------------------------------------
     @_in_compute_dtype
