@@ -33,7 +33,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (default auto: CUDA, then MPS, then CPU)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16: faster on CUDA GPUs (about 2x for large), approximate (default float32)")
+                   help="bfloat16: faster on CUDA GPUs (up to about 2x), approximate (default float32)")
     p.add_argument("--image-size", type=int, metavar="PX",
                    help="reduced model input size, a multiple of 32 (faster, coarser; default 1024)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -46,9 +46,9 @@ def load_model(
     ``progress``: a download's progress bar on the console (True), none
     (False), or a ``(done_bytes, total_bytes)`` callback.
     ``precision``: ``"float32"`` (the default; on a GPU without TF32, so it
-    matches the CPU) or ``"bfloat16"`` (autocast, CUDA only: about twice as
-    fast for ``large`` on an H100, a quarter less GPU memory, masks slightly
-    different from float32's).
+    matches the CPU) or ``"bfloat16"`` (CUDA only: 1.3 to 2 times as fast
+    on an H100, a third less GPU memory, masks slightly different from
+    float32's).
     """
     cfg = get_config(name)
     dev = pick_device(device)

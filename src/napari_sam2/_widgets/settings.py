@@ -50,7 +50,7 @@ class ModelSettings(QWidget):
         )
         self.bfloat16 = QCheckBox("bfloat16 on a CUDA GPU")
         self.bfloat16.setToolTip(
-            "Compute in bfloat16 on a CUDA GPU: about twice as fast for large (not for tiny), "
+            "Compute in bfloat16 on a CUDA GPU: faster (up to about 2x for large), "
             "masks differ slightly from float32's. Ignored on the CPU and MPS"
         )
         self.overwrite = QCheckBox("overwrite other objects' labels")
