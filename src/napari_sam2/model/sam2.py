@@ -13,12 +13,7 @@ this module only does the arithmetic.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -31,61 +26,10 @@ from napari_sam2.model.mask_decoder import DecoderOutput, MaskDecoder, select_ou
 from napari_sam2.model.memory_attention import MemoryAttention
 from napari_sam2.model.memory_encoder import MemoryEncoder
 from napari_sam2.model.position_encoding import sine_1d, sine_position_map
+from napari_sam2.model.precision import cast_matmul_weights, in_compute_dtype
 from napari_sam2.model.prompt_encoder import PromptEncoder
 
 NO_OBJ_SCORE = -1024.0  # logit written where the object is predicted absent
-
-_Step = TypeVar("_Step", bound=Callable)
-
-
-def _in_compute_dtype(step: _Step) -> _Step:
-    """Run a model step under autocast when the model computes in bfloat16.
-
-    Matmuls and convolutions run in ``compute_dtype`` (their weights are
-    cast once by :meth:`SAM2Model.use_compute_dtype`), norms and softmax in
-    float32, so outputs may be bfloat16 and callers cast to float where they
-    need it (the engine does at its numpy boundary).
-    """
-
-    @functools.wraps(step)
-    def run(self: SAM2Model, *args, **kwargs):
-        if self.compute_dtype != torch.float32:
-            with torch.autocast(self.device.type, dtype=self.compute_dtype):
-                return step(self, *args, **kwargs)
-        if self.device.type == "cuda":
-            with _exact_cudnn_convolutions():
-                return step(self, *args, **kwargs)
-        return step(self, *args, **kwargs)
-
-    return run  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def _exact_cudnn_convolutions():
-    """cuDNN convolutions in true float32 (PyTorch's default is TF32 for them).
-
-    TF32 moves stand-in logits by ~1e-3 from the reference's float32; with it
-    off a CUDA run matches the CPU to ~1e-5. bfloat16 is the fast setting.
-    """
-    global _exact_depth, _tf32_before
-    with _exact_lock:  # nested and concurrent steps (the plugin's prefetch thread)
-        if _exact_depth == 0:
-            _tf32_before = torch.backends.cudnn.allow_tf32
-            torch.backends.cudnn.allow_tf32 = False
-        _exact_depth += 1
-    try:
-        yield
-    finally:
-        with _exact_lock:
-            _exact_depth -= 1
-            if _exact_depth == 0:
-                torch.backends.cudnn.allow_tf32 = _tf32_before
-
-
-_exact_lock = threading.Lock()
-_exact_depth = 0
-_tf32_before = True
-
 
 @dataclass
 class ImageFeatures:
@@ -175,13 +119,11 @@ class SAM2Model(nn.Module):
             return
         if self.compute_dtype != torch.float32:
             raise ValueError("this model's weights were cast to bfloat16; load it again to compute in float32")
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-                module.to(dtype)
+        cast_matmul_weights(self, dtype)
         self.compute_dtype = dtype
 
     # 1. image encoding -------------------------------------------------------
-    @_in_compute_dtype
+    @in_compute_dtype
     def encode_image(self, images: torch.Tensor) -> ImageFeatures:
         """``(B, 3, S, S)`` normalised images -> features."""
         s0, s1, embed = self.image_encoder(images)
@@ -189,7 +131,7 @@ class SAM2Model(nn.Module):
         return ImageFeatures(embed, (dec.conv_s0(s0), dec.conv_s1(s1)))
 
     # 2. memory conditioning --------------------------------------------------
-    @_in_compute_dtype
+    @in_compute_dtype
     def condition(self, feats: ImageFeatures, memory: MemoryPrompt | None) -> torch.Tensor:
         """The decoder's image embedding ``(B, C, h, w)``, conditioned on ``memory``.
 
@@ -238,7 +180,7 @@ class SAM2Model(nn.Module):
         return ptrs.reshape(b, n * split, m), enc.repeat_interleave(split, dim=1)
 
     # 3. segmentation heads ---------------------------------------------------
-    @_in_compute_dtype
+    @in_compute_dtype
     def decode(
         self,
         embed: torch.Tensor,
@@ -257,7 +199,7 @@ class SAM2Model(nn.Module):
         dense = enc.embed_mask(mask_logits, coords.shape[0])
         return self.sam_mask_decoder(embed, enc.dense_pe(), sparse, dense, high_res)
 
-    @_in_compute_dtype
+    @in_compute_dtype
     def segment(
         self,
         pix_feat: torch.Tensor,
@@ -302,7 +244,7 @@ class SAM2Model(nn.Module):
             return mask
         return F.interpolate(mask.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
-    @_in_compute_dtype
+    @in_compute_dtype
     def mask_as_output(self, feats: ImageFeatures, mask: torch.Tensor) -> SegmentOutput:
         """Take a given ``(B, 1, S, S)`` binary mask as the output (a mask prompt).
 
@@ -320,7 +262,7 @@ class SAM2Model(nn.Module):
         return SegmentOutput(low, ious, low, obj_ptr, 20.0 * visible - 10.0)
 
     # 4. memory encoding ------------------------------------------------------
-    @_in_compute_dtype
+    @in_compute_dtype
     def encode_memory(
         self,
         embed: torch.Tensor,
