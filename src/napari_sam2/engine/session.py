@@ -193,6 +193,38 @@ class VideoSession:
                 prompt = prompt.extended(type(prompt)(old.coords[clicks], old.labels[clicks]))
             return self._interact(track, frame, prompt)
 
+    def set_prompt(self, frame: int, obj_id: int, *, box=None, points=None, labels=None) -> FrameResult:
+        """Make ``obj_id``'s whole prompt on ``frame`` a box and/or clicks (box first).
+
+        The one verb the plugin and the command line use. With neither, the
+        frame's prompt is cleared, and an object left without any prompt is
+        removed from the session.
+        """
+        has_points = points is not None and len(points) > 0
+        if box is None and not has_points:
+            frame = self._check_frame(frame)
+            with self._lock:
+                if obj_id not in self._tracks:
+                    return self._result(frame)
+                self.clear_frame(frame, obj_id)
+                if not self.prompted_frames(obj_id):
+                    self.remove_object(obj_id)
+                return self._result(frame)
+        if labels is None and has_points:
+            labels = np.ones(len(points), np.int32)
+        # Validate both parts first so a bad click never leaves the box half set.
+        if has_points:
+            make_points(points, labels, self.frame_shape)
+        if box is not None:
+            make_box(box, self.frame_shape)
+        with self._lock:
+            if box is None:
+                return self.add_points(frame, obj_id, points, labels)
+            result = self.add_box(frame, obj_id, box)
+            if has_points:
+                result = self.add_points(frame, obj_id, points, labels, clear=False)
+            return result
+
     def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
         """A mask ``(H, W)``; all False declares the object absent on that frame."""
         frame = self._check_frame(frame)
