@@ -105,7 +105,7 @@ def memory(args) -> None:
             if i in args.frames:
                 print(f"  after {i:5d} frames: peak RSS {peak_rss_mb():7.0f} MiB, "
                       f"private {rss_anon_mb():6.0f} MiB, "
-                      f"memory store {session._store.nbytes / 2**20:6.1f} MiB in RAM, "
+                      f"memory store {session.bank.store.nbytes / 2**20:6.1f} MiB in RAM, "
                       f"{(time.perf_counter() - t0) / i:.2f} s/frame")
 
 

@@ -140,7 +140,7 @@ def test_memory_budget_spills_to_disk(small_model, tmp_path):
     s = VideoSession(small_model, disc_stack(t=6), memory_budget_bytes=50_000, cache_bytes=0, spill_dir=tmp_path)
     s.add_points(0, 1, [[40, 48]], [1])
     first = [r.low_res_logits.copy() for r in s.propagate()]
-    assert s._store.nbytes <= 50_000 + 400_000  # at most about one entry over budget
+    assert s.bank.store.nbytes <= 50_000 + 400_000  # at most about one entry over budget
     assert any(tmp_path.iterdir())
     # Spilled memories read back exactly: a second pass gives the same masks.
     again = [r.low_res_logits for r in s.propagate()]
@@ -190,7 +190,7 @@ def test_second_refinement_click_reuses_memory_attention(small_model):
             session.add_points(2, 1, [[50, 48]], [1], clear=False)
             assert len(calls) == 1
             if not reuse:
-                session._tracks[1].conditioned = None  # force a fresh computation
+                session._tracker.forget()  # force a fresh computation
             answers.append(session.add_points(2, 1, [[60, 40]], [0], clear=False))
             assert len(calls) == (1 if reuse else 2)
             # After propagating again the frame's memories may differ: computed anew.

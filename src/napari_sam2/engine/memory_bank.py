@@ -1,19 +1,58 @@
-"""Per-object memory of a video session: what SAM 2 remembers of each frame.
+"""What SAM 2 remembers of each object, and which memories a frame attends to.
 
-Each object has conditioning frames (where the user prompted) and
-non-conditioning frames (tracked). Small tensors (object pointers, scores)
-stay in RAM; the large ones (memory features, mask logits) live in a
-byte-bounded store that spills to disk, so a long stack does not grow RAM.
+:class:`MemoryBank` is the one owner of every object's prompts and memories
+in a video session; nothing else reads or writes them. Small tensors (object
+pointers, object scores) stay in RAM; the large ones (memory features, mask
+logits) live in a byte-bounded :class:`TensorStore` that spills to disk, so a
+long stack does not grow RAM.
+
+Each object has *conditioning* memories (frames the user prompted) and
+*tracked* memories (frames propagation reached). :meth:`MemoryBank.select`
+applies SAM 2's rule for which of them a frame sees, as a frozen
+:class:`MemorySelection`; :meth:`MemoryBank.gather` turns selections that
+share one structure into the model's batched :class:`MemoryPrompt`.
+
+:meth:`MemoryBank.fork` gives a bank with the same history that shares every
+stored tensor and diverges on write (the long-stack mode keeps one fork per
+hypothesis). Stored entries are reference-counted across forks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import enum
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.engine.store import TensorStore
+from napari_sam2.model.config import SAM2Config
+from napari_sam2.model.sam2 import MemoryPrompt
+
+Prompt = PointPrompt | MaskPrompt
+
+
+class Direction(enum.Enum):
+    """The direction of travel of a propagation."""
+
+    FORWARD = 1
+    BACKWARD = -1
+
+    @classmethod
+    def of(cls, reverse: bool) -> Direction:
+        return cls.BACKWARD if reverse else cls.FORWARD
+
+    @property
+    def reverse(self) -> bool:
+        return self is Direction.BACKWARD
+
+
+class MemoryKind(enum.Enum):
+    CONDITIONING = "conditioning"  # a prompted frame: always attended to
+    TRACKED = "tracked"  # a frame propagation reached: attended to while recent
 
 
 @dataclass
@@ -36,111 +75,359 @@ class Candidates:
     object_score: torch.Tensor  # (1, 1)
     chosen: int
 
+    def memory(self, index: int) -> FrameMemory:
+        return FrameMemory(self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score)
 
-@dataclass
-class _Light:
+
+@dataclass(frozen=True)
+class MemoryRules:
+    """SAM 2's memory settings for a stack of ``num_frames`` frames."""
+
+    num_frames: int
+    num_maskmem: int = 7  # slot 0 for conditioning frames + 6 recent tracked frames
+    max_obj_ptrs: int = 16
+    signed_pointer_distance: bool = True  # SAM 2.1; SAM 2 uses |distance|
+
+    @classmethod
+    def from_config(cls, cfg: SAM2Config, num_frames: int) -> MemoryRules:
+        return cls(num_frames, cfg.num_maskmem, cfg.max_obj_ptrs_in_encoder, cfg.use_signed_tpos_enc_to_obj_ptrs)
+
+
+@dataclass(frozen=True)
+class SpatialSlot:
+    """A memory frame attended to: ``t_pos`` 0 for conditioning, 1..6 for recent (6 nearest)."""
+
+    frame: int
+    kind: MemoryKind
+    t_pos: int
+
+
+@dataclass(frozen=True)
+class PointerSlot:
+    """An object pointer attended to, at its temporal ``distance`` from the frame."""
+
+    frame: int
+    kind: MemoryKind
+    distance: int
+
+
+@dataclass(frozen=True)
+class MemorySelection:
+    """The memories one object's ``frame`` attends to, travelling in ``direction``."""
+
+    obj_id: int
+    frame: int
+    direction: Direction
+    spatial: tuple[SpatialSlot, ...]
+    pointers: tuple[PointerSlot, ...]
+    max_distance: int  # normaliser of pointer distances
+
+    @property
+    def structure(self) -> tuple:
+        """Selections with equal structure go through memory attention as one batch."""
+        return tuple(s.t_pos for s in self.spatial), tuple(p.distance for p in self.pointers)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: int  # of the stored tensors (mask logits, memory features)
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     has_features: bool
 
 
 @dataclass
-class ObjectTrack:
-    """Everything the session knows about one object (prompts and memories)."""
+class _Object:
+    """One object's prompts and memories (private: the bank's verbs change it)."""
 
-    obj_id: int
-    store: TensorStore
-    prompts: dict[int, PointPrompt | MaskPrompt] = field(default_factory=dict)
-    cond: dict[int, _Light] = field(default_factory=dict)  # conditioning frames
-    non_cond: dict[int, _Light] = field(default_factory=dict)  # tracked frames
-    pending: dict[int, FrameMemory] = field(default_factory=dict)  # clicked, memory not yet encoded
-    tracked: dict[int, bool] = field(default_factory=dict)  # frame -> tracked in reverse?
+    prompts: dict[int, Prompt] = field(default_factory=dict)
+    memories: dict[MemoryKind, dict[int, _Entry]] = field(
+        default_factory=lambda: {kind: {} for kind in MemoryKind}
+    )
+    pending: dict[int, FrameMemory] = field(default_factory=dict)  # prompted, memory not encoded yet
+    visited: dict[int, Direction] = field(default_factory=dict)  # frames propagation reached
     candidates: dict[int, Candidates] = field(default_factory=dict)
-    # Bumped whenever a memory is stored or dropped: what a frame attends to may change.
-    revision: int = 0
-    # The last memory-conditioned embedding of a refined frame: (frame, reverse, revision), tensor.
-    conditioned: tuple[tuple[int, bool, int], torch.Tensor] | None = None
+    revision: int = 0  # bumped whenever what a frame attends to may change
 
-    # -- storage ----------------------------------------------------------
-    def _key(self, frame: int, cond: bool) -> tuple:
-        return (self.obj_id, frame, cond)
+    def copy(self) -> _Object:
+        return _Object(
+            dict(self.prompts),
+            {kind: dict(table) for kind, table in self.memories.items()},
+            dict(self.pending),
+            dict(self.visited),
+            {f: replace(c) for f, c in self.candidates.items()},
+            self.revision,
+        )
 
-    def put(self, frame: int, mem: FrameMemory, cond: bool) -> None:
-        table = self.cond if cond else self.non_cond
-        tensors = {"mask_logits": mem.mask_logits}
-        if mem.features is not None:
-            tensors["features"] = mem.features
-        self.store.put(self._key(frame, cond), tensors)
-        table[frame] = _Light(mem.obj_ptr, mem.object_score, mem.features is not None)
-        self.revision += 1
 
-    def get(self, frame: int, cond: bool) -> FrameMemory | None:
-        light = (self.cond if cond else self.non_cond).get(frame)
-        if light is None:
+class _SharedStore:
+    """A TensorStore shared by a bank and its forks, entries reference-counted."""
+
+    def __init__(self, store: TensorStore) -> None:
+        self.store = store
+        self._refs: dict[int, int] = {}
+        self._keys = itertools.count()
+        self._lock = threading.Lock()
+
+    def put(self, tensors: dict[str, torch.Tensor]) -> int:
+        with self._lock:
+            key = next(self._keys)
+            self._refs[key] = 1
+        self.store.put(key, tensors)
+        return key
+
+    def retain(self, key: int) -> None:
+        with self._lock:
+            self._refs[key] += 1
+
+    def release(self, key: int) -> None:
+        with self._lock:
+            self._refs[key] -= 1
+            if self._refs[key] > 0:
+                return
+            del self._refs[key]
+        self.store.discard(key)
+
+    @property
+    def num_entries(self) -> int:
+        return len(self._refs)
+
+
+class MemoryBank:
+    """Every object's prompts and memories, with SAM 2's memory-selection rule."""
+
+    def __init__(self, store: TensorStore, rules: MemoryRules) -> None:
+        self.rules = rules
+        self._shared = _SharedStore(store)
+        self._objects: dict[int, _Object] = {}
+
+    # -- objects ------------------------------------------------------------------
+    @property
+    def obj_ids(self) -> list[int]:
+        return list(self._objects)
+
+    def __contains__(self, obj_id: int) -> bool:
+        return obj_id in self._objects
+
+    def add_object(self, obj_id: int) -> None:
+        self._objects.setdefault(obj_id, _Object())
+
+    def remove_object(self, obj_id: int) -> None:
+        obj = self._objects.pop(obj_id)
+        for table in obj.memories.values():
+            for entry in table.values():
+                self._shared.release(entry.key)
+
+    def reset(self) -> None:
+        for obj_id in self.obj_ids:
+            self.remove_object(obj_id)
+
+    def fork(self, obj_ids: Sequence[int] | None = None) -> MemoryBank:
+        """A bank with this one's history (of ``obj_ids``, default all) that shares
+        all stored tensors; writes diverge. :meth:`reset` it when done with it."""
+        other = MemoryBank.__new__(MemoryBank)
+        other.rules, other._shared = self.rules, self._shared
+        ids = self.obj_ids if obj_ids is None else obj_ids
+        other._objects = {obj_id: self._objects[obj_id].copy() for obj_id in ids}
+        for obj in other._objects.values():
+            for table in obj.memories.values():
+                for entry in table.values():
+                    self._shared.retain(entry.key)
+        return other
+
+    def entry_id(self, obj_id: int, frame: int, kind: MemoryKind) -> int | None:
+        """Identity of a stored memory (equal ids: the very same tensors), None if absent."""
+        entry = self._objects[obj_id].memories[kind].get(frame)
+        return None if entry is None else entry.key
+
+    def adopt(self, obj_id: int, frame: int, source: MemoryBank) -> None:
+        """Take ``source``'s tracked memory of ``frame`` (a fork's), sharing its tensors."""
+        if source._shared is not self._shared:
+            raise ValueError("memories can only be adopted from a fork of the same bank")
+        entry = source._objects[obj_id].memories[MemoryKind.TRACKED][frame]
+        obj = self._objects[obj_id]
+        self._shared.retain(entry.key)
+        self._drop(obj, MemoryKind.TRACKED, frame)
+        obj.memories[MemoryKind.TRACKED][frame] = entry
+        obj.revision += 1
+
+    def object_score(self, obj_id: int, frame: int, kind: MemoryKind) -> float:
+        return float(self._objects[obj_id].memories[kind][frame].object_score.reshape(-1)[0])
+
+    @property
+    def store(self) -> TensorStore:
+        """Where the large tensors live (shared with every fork)."""
+        return self._shared.store
+
+    @property
+    def num_stored(self) -> int:
+        """Stored tensor entries, counted once however many forks share them."""
+        return self._shared.num_entries
+
+    # -- prompts ------------------------------------------------------------------
+    def record_prompt(
+        self, obj_id: int, frame: int, prompt: Prompt, shown: FrameMemory, candidates: Candidates | None = None
+    ) -> None:
+        """The user's prompt on ``frame`` and the mask shown for it (encoded on commit)."""
+        obj = self._objects[obj_id]
+        obj.prompts[frame] = prompt
+        obj.pending[frame] = shown
+        if candidates is None:
+            obj.candidates.pop(frame, None)
+        else:
+            obj.candidates[frame] = candidates
+
+    def prompt(self, obj_id: int, frame: int) -> Prompt | None:
+        return self._objects[obj_id].prompts.get(frame)
+
+    def prompted_frames(self, obj_id: int) -> list[int]:
+        return sorted(self._objects[obj_id].prompts)
+
+    def candidates(self, obj_id: int, frame: int) -> Candidates | None:
+        return self._objects[obj_id].candidates.get(frame)
+
+    def choose_candidate(self, obj_id: int, frame: int, index: int) -> FrameMemory:
+        """Make candidate ``index`` of the last click the frame's mask; returns it."""
+        obj = self._objects[obj_id]
+        cands = obj.candidates[frame]
+        cands.chosen = int(index)
+        self._drop(obj, MemoryKind.CONDITIONING, frame)  # encoded again from the new mask
+        obj.pending[frame] = shown = cands.memory(index)
+        return shown
+
+    def clear_prompt(self, obj_id: int, frame: int) -> None:
+        """Forget the prompt on ``frame``; its mask stays as a tracked memory."""
+        obj = self._objects[obj_id]
+        obj.prompts.pop(frame, None)
+        obj.pending.pop(frame, None)
+        obj.candidates.pop(frame, None)
+        entry = obj.memories[MemoryKind.CONDITIONING].pop(frame, None)
+        if entry is not None:
+            self._drop(obj, MemoryKind.TRACKED, frame)
+            obj.memories[MemoryKind.TRACKED][frame] = entry  # same tensors, other role
+            obj.visited.pop(frame, None)
+            obj.revision += 1
+
+    # -- memories -----------------------------------------------------------------
+    def commit_prompted(self, encode: Callable[[int, FrameMemory], FrameMemory]) -> None:
+        """Encode the shown masks of prompted frames into conditioning memories.
+
+        ``encode(frame, shown)`` returns the memory with its features.
+        """
+        for obj_id, obj in self._objects.items():
+            for frame, shown in sorted(obj.pending.items()):
+                self._drop(obj, MemoryKind.TRACKED, frame)
+                self._put(obj, MemoryKind.CONDITIONING, frame, encode(frame, shown))
+            obj.pending.clear()
+            if not obj.memories[MemoryKind.CONDITIONING]:
+                raise ValueError(f"object {obj_id} has no prompts; add one or remove the object")
+
+    def store_tracked(self, obj_id: int, frame: int, memory: FrameMemory) -> None:
+        self._put(self._objects[obj_id], MemoryKind.TRACKED, frame, memory)
+
+    def mark_visited(self, frame: int, direction: Direction) -> None:
+        """Propagation reached ``frame`` for every object."""
+        for obj in self._objects.values():
+            obj.visited[frame] = direction
+
+    def visited(self, obj_id: int, frame: int) -> Direction | None:
+        """How propagation last reached ``frame`` for this object (None: never)."""
+        return self._objects[obj_id].visited.get(frame)
+
+    def is_conditioning(self, obj_id: int, frame: int) -> bool:
+        return frame in self._objects[obj_id].memories[MemoryKind.CONDITIONING]
+
+    def conditioning_frames(self, obj_id: int) -> list[int]:
+        return list(self._objects[obj_id].memories[MemoryKind.CONDITIONING])
+
+    def frames_with_masks(self, obj_id: int) -> list[int]:
+        """Frames where the object has a mask (prompted or tracked), sorted."""
+        obj = self._objects[obj_id]
+        return sorted(set(obj.pending).union(*obj.memories.values()))
+
+    def revision(self, obj_id: int) -> int:
+        return self._objects[obj_id].revision
+
+    def memory(self, obj_id: int, frame: int, kind: MemoryKind) -> FrameMemory | None:
+        """A stored memory; None if absent or dropped from the store (then forgotten)."""
+        obj = self._objects[obj_id]
+        entry = obj.memories[kind].get(frame)
+        if entry is None:
             return None
-        tensors = self.store.get(self._key(frame, cond))
-        if tensors is None:  # dropped from the store: the frame must be re-tracked
-            (self.cond if cond else self.non_cond).pop(frame, None)
-            self.revision += 1
+        tensors = self._shared.store.get(entry.key)
+        if tensors is None:  # evicted with on_evict="drop": the frame must be tracked again
+            self._drop(obj, kind, frame)
             return None
-        return FrameMemory(tensors["mask_logits"], light.obj_ptr, light.object_score, tensors.get("features"))
+        return FrameMemory(tensors["mask_logits"], entry.obj_ptr, entry.object_score, tensors.get("features"))
 
-    def drop(self, frame: int, cond: bool) -> None:
-        (self.cond if cond else self.non_cond).pop(frame, None)
-        self.store.discard(self._key(frame, cond))
-        self.revision += 1
+    def latest(self, obj_id: int, frame: int) -> FrameMemory | None:
+        """What the user sees for this object on ``frame``: pending, conditioning, then tracked."""
+        pending = self._objects[obj_id].pending.get(frame)
+        if pending is not None:
+            return pending
+        return self.memory(obj_id, frame, MemoryKind.CONDITIONING) or self.memory(obj_id, frame, MemoryKind.TRACKED)
 
-    def latest(self, frame: int) -> FrameMemory | None:
-        """What the user sees for this object on ``frame`` (pending, then cond, then tracked)."""
-        if frame in self.pending:
-            return self.pending[frame]
-        return self.get(frame, True) or self.get(frame, False)
+    def _put(self, obj: _Object, kind: MemoryKind, frame: int, memory: FrameMemory) -> None:
+        tensors = {"mask_logits": memory.mask_logits}
+        if memory.features is not None:
+            tensors["features"] = memory.features
+        self._drop(obj, kind, frame)
+        key = self._shared.put(tensors)
+        obj.memories[kind][frame] = _Entry(key, memory.obj_ptr, memory.object_score, memory.features is not None)
+        obj.revision += 1
 
-    def clear(self) -> None:
-        for frame in list(self.cond):
-            self.drop(frame, True)
-        for frame in list(self.non_cond):
-            self.drop(frame, False)
-        self.prompts.clear()
-        self.pending.clear()
-        self.tracked.clear()
-        self.candidates.clear()
-        self.conditioned = None
+    def _drop(self, obj: _Object, kind: MemoryKind, frame: int) -> None:
+        entry = obj.memories[kind].pop(frame, None)
+        if entry is not None:
+            self._shared.release(entry.key)
+            obj.revision += 1
 
-    # -- memory selection -----------------------------------------------------
-    def select(self, frame: int, reverse: bool, num_frames: int, num_maskmem: int,
-               max_ptrs: int, signed_ptr_distance: bool) -> tuple[list, list, int]:
+    # -- selection ----------------------------------------------------------------
+    def select(self, obj_id: int, frame: int, direction: Direction) -> MemorySelection:
         """Which memories ``frame`` attends to, as SAM 2's video predictor picks them.
 
-        Returns ``(spatial, pointers, max_distance)``: spatial is a list of
-        ``(frame, is_cond, t_pos)`` with t_pos 0 for conditioning frames and
-        1..num_maskmem-1 for the recent tracked frames (nearest last);
-        pointers a list of ``(frame, is_cond, distance)``.
+        Every conditioning frame (slot 0); the tracked frames 1..6 steps back
+        in the direction of travel (slot 6 the nearest) whose features are
+        stored; object pointers of conditioning frames in the past at their
+        (signed, for SAM 2.1) distance, then of tracked frames 1..15 steps back.
         """
-        step = 1 if reverse else -1  # direction of "the past"
-        spatial = [(t, True, 0) for t in self.cond]
-        for t_pos in range(1, num_maskmem):
-            t = frame + step * (num_maskmem - t_pos)
-            if t in self.non_cond and self.non_cond[t].has_features:
-                spatial.append((t, False, t_pos))
-        max_ptrs = min(num_frames, max_ptrs)
-        sign = -1 if reverse else 1
+        rules = self.rules
+        obj = self._objects[obj_id]
+        cond, tracked = obj.memories[MemoryKind.CONDITIONING], obj.memories[MemoryKind.TRACKED]
+        back = -direction.value  # one step into "the past"
+        spatial = [SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t, e in cond.items() if self._stored(e)]
+        for t_pos in range(1, rules.num_maskmem):
+            t = frame + back * (rules.num_maskmem - t_pos)
+            entry = tracked.get(t)
+            if entry is not None and entry.has_features and self._stored(entry):
+                spatial.append(SpatialSlot(t, MemoryKind.TRACKED, t_pos))
+        max_ptrs = min(rules.num_frames, rules.max_obj_ptrs)
         pointers = []
-        for t in self.cond:  # only conditioning frames in the past
-            if (t >= frame) if reverse else (t <= frame):
-                dist = (frame - t) * sign if signed_ptr_distance else abs(frame - t)
-                pointers.append((t, True, dist))
+        for t in cond:
+            if (t - frame) * back >= 0:  # the prompted frame itself or its past
+                dist = (frame - t) * direction.value
+                pointers.append(PointerSlot(t, MemoryKind.CONDITIONING, dist if rules.signed_pointer_distance else abs(dist)))
         for dist in range(1, max_ptrs):
-            t = frame + step * dist
-            if t < 0 or t >= num_frames:
+            t = frame + back * dist
+            if not 0 <= t < rules.num_frames:
                 break
-            if t in self.non_cond:
-                pointers.append((t, False, dist))
-        return spatial, pointers, max(max_ptrs - 1, 1)
+            if t in tracked:
+                pointers.append(PointerSlot(t, MemoryKind.TRACKED, dist))
+        return MemorySelection(obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1))
 
-    def pointer(self, frame: int, cond: bool) -> torch.Tensor:
-        return (self.cond if cond else self.non_cond)[frame].obj_ptr
+    def _stored(self, entry: _Entry) -> bool:
+        return entry.key in self._shared.store
 
-    def signature(self, spatial: list, pointers: list) -> tuple:
-        """Objects with equal signatures can be batched through memory attention."""
-        return tuple(t_pos for _, _, t_pos in spatial), tuple(d for _, _, d in pointers)
+    def gather(self, selections: Sequence[MemorySelection]) -> MemoryPrompt:
+        """The memories of selections with one structure, batched as the model takes them."""
+        if len({s.structure for s in selections}) != 1:
+            raise ValueError("selections of different structure cannot be batched")
+        spatial_rows, pointer_rows = [], []
+        for sel in selections:
+            obj = self._objects[sel.obj_id]
+            spatial_rows.append([self.memory(sel.obj_id, s.frame, s.kind).features for s in sel.spatial])
+            pointer_rows.append([obj.memories[p.kind][p.frame].obj_ptr for p in sel.pointers])
+        first = selections[0]
+        spatial = [(torch.cat([row[i] for row in spatial_rows]), s.t_pos) for i, s in enumerate(first.spatial)]
+        pointers = [(torch.cat([row[i] for row in pointer_rows]), p.distance) for i, p in enumerate(first.pointers)]
+        return MemoryPrompt(spatial, pointers, first.max_distance)

@@ -1,8 +1,9 @@
-"""The model steps of a video session, on typed per-object state.
+"""The model steps of a video session, reading memories from the :class:`MemoryBank`.
 
 ``interact`` answers a prompt on one frame; ``track`` runs memory attention,
 decoding and memory encoding for several objects on one frame, batched
-where their memories have the same structure.
+where their memories have the same structure. The tracker writes nothing
+into the bank: the session stores what it returns.
 """
 
 from __future__ import annotations
@@ -11,42 +12,24 @@ from collections import defaultdict
 
 import torch
 
-from napari_sam2.engine.memory_bank import Candidates, FrameMemory, ObjectTrack
+from napari_sam2.engine.memory_bank import Candidates, Direction, FrameMemory, MemoryBank, MemorySelection
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
-from napari_sam2.model.sam2 import ImageFeatures, MemoryPrompt, SAM2Model, SegmentOutput
+from napari_sam2.model.sam2 import ImageFeatures, SAM2Model, SegmentOutput
 
 
 class Tracker:
-    def __init__(self, model: SAM2Model, num_frames: int, frame_shape: tuple[int, int]) -> None:
+    def __init__(self, model: SAM2Model, bank: MemoryBank, frame_shape: tuple[int, int]) -> None:
         self.model = model
         self.cfg = model.cfg
-        self.num_frames = num_frames
+        self.bank = bank
         self.frame_shape = frame_shape
-
-    def _select(self, track: ObjectTrack, frame: int, reverse: bool):
-        cfg = self.cfg
-        return track.select(frame, reverse, self.num_frames, cfg.num_maskmem,
-                            cfg.max_obj_ptrs_in_encoder, cfg.use_signed_tpos_enc_to_obj_ptrs)
-
-    def memory_prompt(self, tracks: list[ObjectTrack], frame: int, reverse: bool) -> MemoryPrompt:
-        """Memories of ``frame`` for tracks that share one memory structure, batched."""
-        selections = [self._select(t, frame, reverse) for t in tracks]
-        spatial_rows = [[(t.get(f, c).features, tp) for f, c, tp in sel[0]] for t, sel in zip(tracks, selections)]
-        spatial = [
-            (torch.cat([row[i][0] for row in spatial_rows]), spatial_rows[0][i][1])
-            for i in range(len(spatial_rows[0]))
-        ]
-        pointer_rows = [[(t.pointer(f, c), d) for f, c, d in sel[1]] for t, sel in zip(tracks, selections)]
-        pointers = [
-            (torch.cat([row[i][0] for row in pointer_rows]), pointer_rows[0][i][1])
-            for i in range(len(pointer_rows[0]))
-        ]
-        return MemoryPrompt(spatial, pointers, selections[0][2])
+        # obj_id -> ((frame, direction, bank revision), memory-conditioned embedding)
+        self._conditioned: dict[int, tuple[tuple, torch.Tensor]] = {}
 
     def interact(
         self,
         feats: ImageFeatures,
-        track: ObjectTrack,
+        obj_id: int,
         frame: int,
         prompt: PointPrompt | MaskPrompt,
     ) -> tuple[FrameMemory, Candidates | None]:
@@ -57,12 +40,12 @@ class Tracker:
             out = model.mask_as_output(feats, prompt.to_model(self.cfg.image_size, device))
             return FrameMemory(out.masks, out.obj_ptr, out.object_score_logits), None
 
-        if frame not in track.tracked:  # a first prompt on this frame: no memory
+        if self.bank.visited(obj_id, frame) is None:  # a first prompt on this frame: no memory
             pix = model.condition(feats, None)
         else:
-            pix = self.conditioned(feats, track, frame)
+            pix = self.conditioned(feats, obj_id, frame)
         # An earlier answer on this frame is fed back with the new clicks.
-        prev = track.latest(frame)
+        prev = self.bank.latest(obj_id, frame)
         prev_logits = prev.mask_logits.clamp(-32.0, 32.0) if prev is not None else None
         coords, labels = prompt.to_model(self.frame_shape, self.cfg.image_size, device)
         multimask = self.cfg.multimask_min_pt_num <= prompt.num_points <= self.cfg.multimask_max_pt_num
@@ -74,47 +57,68 @@ class Tracker:
                                out.object_score_logits, int(out.ious[0].argmax()))
         return mem, cands
 
-    def conditioned(self, feats: ImageFeatures, track: ObjectTrack, frame: int) -> torch.Tensor:
+    def conditioned(self, feats: ImageFeatures, obj_id: int, frame: int) -> torch.Tensor:
         """The memory-conditioned embedding of a tracked frame being refined.
 
-        Until the next propagation the memories it attends to do not change, so
-        the second and later clicks on a frame reuse it instead of running
-        memory attention (most of a click's cost) again.
+        Until the bank's memories of the object change, the second and later
+        clicks on a frame reuse it instead of running memory attention (most
+        of a click's cost) again.
         """
-        reverse = track.tracked[frame]
-        key = (frame, reverse, track.revision)
-        if track.conditioned is not None and track.conditioned[0] == key:
-            return track.conditioned[1]
-        pix = self.model.condition(feats, self.memory_prompt([track], frame, reverse))
-        track.conditioned = (key, pix)
+        direction = self.bank.visited(obj_id, frame)
+        key = (frame, direction, self.bank.revision(obj_id))
+        cached = self._conditioned.get(obj_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        memory = self.bank.gather([self.bank.select(obj_id, frame, direction)])
+        pix = self.model.condition(feats, memory)
+        self._conditioned[obj_id] = (key, pix)
         return pix
 
-    def encode_clicked(self, feats: ImageFeatures, mem: FrameMemory) -> FrameMemory:
+    def forget(self, obj_id: int | None = None) -> None:
+        """Drop cached conditioned embeddings (of one object, or all)."""
+        if obj_id is None:
+            self._conditioned.clear()
+        else:
+            self._conditioned.pop(obj_id, None)
+
+    def encode_prompted(self, feats: ImageFeatures, mem: FrameMemory) -> FrameMemory:
         """Memory of a prompted frame: from its shown mask, binarised."""
         features = self.model.encode_memory(feats.embed, mem.mask_logits, mem.object_score, binarize=True)
         return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features)
 
-    def track(self, feats: ImageFeatures, tracks: list[ObjectTrack], frame: int, reverse: bool) -> list[FrameMemory]:
-        """Segment ``frame`` for each track from its memories and encode the new memories."""
-        groups: dict[tuple, list[int]] = defaultdict(list)
-        for i, t in enumerate(tracks):
-            spatial, pointers, _ = self._select(t, frame, reverse)
-            groups[t.signature(spatial, pointers)].append(i)
-        results: list[FrameMemory | None] = [None] * len(tracks)
-        for members in groups.values():
-            group = [tracks[i] for i in members]
-            out = self._track_batch(feats, group, frame, reverse)
+    def track(self, feats: ImageFeatures, obj_ids: list[int], frame: int, direction: Direction) -> list[FrameMemory]:
+        """Segment ``frame`` for each object from its memories and encode the new memories."""
+        selections = [self.bank.select(obj_id, frame, direction) for obj_id in obj_ids]
+        results: list[FrameMemory | None] = [None] * len(obj_ids)
+        for members in group_by_structure(selections):
+            batch = [selections[i] for i in members]
+            out = self.decode(feats, batch)
+            features = self.encode(feats, out.masks, out.object_score_logits)
             for row, i in enumerate(members):
-                results[i] = FrameMemory(
-                    out[0][row : row + 1], out[1][row : row + 1], out[2][row : row + 1], out[3][row : row + 1]
-                )
+                results[i] = FrameMemory(out.masks[row : row + 1], out.obj_ptr[row : row + 1],
+                                         out.object_score_logits[row : row + 1], features[row : row + 1])
         return results  # type: ignore[return-value]
 
-    def _track_batch(self, feats, group, frame, reverse):
-        model = self.model
-        batch_feats = feats.expand(len(group))
-        pix = model.condition(batch_feats, self.memory_prompt(group, frame, reverse))
-        # Tracking always asks for the three candidates and keeps the best.
-        out: SegmentOutput = model.segment(pix, batch_feats.high_res, None, None, None, multimask=True)
-        features = model.encode_memory(batch_feats.embed, out.masks, out.object_score_logits, binarize=False)
-        return out.masks, out.obj_ptr, out.object_score_logits, features
+    def decode(self, feats: ImageFeatures, selections: list[MemorySelection],
+               key_weights: torch.Tensor | None = None) -> SegmentOutput:
+        """Memory attention and the decoder for selections of one structure, as one batch.
+
+        Tracking always asks for the three candidates (the best is ``masks``).
+        """
+        memory = self.bank.gather(selections)
+        memory.key_weights = key_weights
+        batch_feats = feats.expand(len(selections))
+        pix = self.model.condition(batch_feats, memory)
+        return self.model.segment(pix, batch_feats.high_res, None, None, None, multimask=True)
+
+    def encode(self, feats: ImageFeatures, masks: torch.Tensor, object_scores: torch.Tensor) -> torch.Tensor:
+        """Memory features of tracked masks ``(B, 1, h, w)`` on this frame (not binarised)."""
+        return self.model.encode_memory(feats.expand(masks.shape[0]).embed, masks, object_scores, binarize=False)
+
+
+def group_by_structure(selections: list[MemorySelection]) -> list[list[int]]:
+    """Indices of selections that can share one batch, grouped."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, sel in enumerate(selections):
+        groups[sel.structure].append(i)
+    return list(groups.values())
