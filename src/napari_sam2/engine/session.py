@@ -21,10 +21,12 @@ import torch.nn.functional as F
 
 from napari_sam2.engine.feature_cache import FeatureCache
 from napari_sam2.engine.frames import FrameSource, open_frames
-from napari_sam2.engine.memory_bank import FrameMemory, ObjectTrack
+from napari_sam2.engine.long_stack import LongStackRun
+from napari_sam2.engine.memory_bank import Direction, FrameMemory, MemoryBank, MemoryRules
+from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.postprocess import apply_non_overlap, fill_holes_in_logits
 from napari_sam2.engine.preprocess import Normalization, to_model_input
-from napari_sam2.engine.prompts import make_box, make_mask, make_points
+from napari_sam2.engine.prompts import PointPrompt, make_box, make_mask, make_points
 from napari_sam2.engine.results import FrameResult, ImagePrediction
 from napari_sam2.engine.store import TensorStore
 from napari_sam2.engine.tracker import Tracker
@@ -64,6 +66,7 @@ class VideoSession:
         fill_hole_area: int = 0,
         non_overlap: bool = False,
         normalization: Normalization | None = None,
+        memory_tree: MemoryTree | None = None,
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
@@ -72,6 +75,9 @@ class VideoSession:
         self.normalization = normalization or Normalization()
         self.fill_hole_area = int(fill_hole_area)
         self.non_overlap = bool(non_overlap)
+        if memory_tree is not None and not isinstance(memory_tree, MemoryTree):
+            raise ValueError(f"memory_tree must be a MemoryTree or None, got {memory_tree!r}")
+        self.memory_tree = memory_tree  # long-stack mode when set
         cfg = model.cfg
         fingerprint = f"{cfg.name}|{cfg.image_size}|{self.normalization}|{self.frames.describe()}"
         self.feature_cache = FeatureCache(
@@ -80,13 +86,13 @@ class VideoSession:
             fingerprint=fingerprint,
             device=model.device,
         )
-        self._store = TensorStore(
+        store = TensorStore(
             DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes,
             spill_dir=spill_dir,
             on_evict="spill",
         )
-        self._tracker = Tracker(model, self.num_frames, self.frame_shape)
-        self._tracks: dict[int, ObjectTrack] = {}
+        self.bank = MemoryBank(store, MemoryRules.from_config(cfg, self.num_frames))
+        self._tracker = Tracker(model, self.bank, self.frame_shape)
         self._lock = threading.RLock()
 
     # -- description --------------------------------------------------------
@@ -100,16 +106,15 @@ class VideoSession:
 
     @property
     def obj_ids(self) -> list[int]:
-        return list(self._tracks)
+        return self.bank.obj_ids
 
     def prompted_frames(self, obj_id: int) -> list[int]:
         """Frames where ``obj_id`` has prompts, sorted."""
-        return sorted(self._track(obj_id).prompts)
+        return self.bank.prompted_frames(self._known(obj_id))
 
     def tracked_frames(self, obj_id: int) -> list[int]:
         """Frames where ``obj_id`` has a mask (prompted or propagated), sorted."""
-        t = self._track(obj_id)
-        return sorted(set(t.cond) | set(t.non_cond) | set(t.pending))
+        return self.bank.frames_with_masks(self._known(obj_id))
 
     # -- validation ---------------------------------------------------------
     def _check_frame(self, frame) -> int:
@@ -124,17 +129,11 @@ class VideoSession:
             raise ValueError(f"object id must be a non-negative integer, got {obj_id!r}")
         return int(obj_id)
 
-    def _track(self, obj_id) -> ObjectTrack:
+    def _known(self, obj_id) -> int:
         obj_id = self._check_obj(obj_id)
-        if obj_id not in self._tracks:
+        if obj_id not in self.bank:
             raise ValueError(f"unknown object id {obj_id}; objects in this session: {self.obj_ids}")
-        return self._tracks[obj_id]
-
-    def _new_or_existing(self, obj_id) -> ObjectTrack:
-        obj_id = self._check_obj(obj_id)
-        if obj_id not in self._tracks:
-            self._tracks[obj_id] = ObjectTrack(obj_id, self._store)
-        return self._tracks[obj_id]
+        return obj_id
 
     # -- features -----------------------------------------------------------
     def features(self, frame: int) -> ImageFeatures:
@@ -161,10 +160,9 @@ class VideoSession:
         frame = self._check_frame(frame)
         with self._lock:
             feats = self.features(frame)
-            track = self._tracks.get(obj_id) if obj_id is not None else None
-            if track is not None and frame in track.tracked:
+            if obj_id is not None and obj_id in self.bank and self.bank.visited(obj_id, frame) is not None:
                 with torch.inference_mode():
-                    self._tracker.conditioned(feats, track, frame)
+                    self._tracker.conditioned(feats, obj_id, frame)
 
     # -- prompts ------------------------------------------------------------
     def add_points(self, frame: int, obj_id: int, points, labels, clear: bool = True) -> FrameResult:
@@ -174,24 +172,24 @@ class VideoSession:
         """
         frame = self._check_frame(frame)
         prompt = make_points(points, labels, self.frame_shape)
+        obj_id = self._check_obj(obj_id)
         with self._lock:
-            track = self._new_or_existing(obj_id)
-            old = track.prompts.get(frame)
-            if not clear and old is not None and not hasattr(old, "mask"):
+            old = self.bank.prompt(obj_id, frame) if obj_id in self.bank else None
+            if not clear and isinstance(old, PointPrompt):
                 prompt = old.extended(prompt)
-            return self._interact(track, frame, prompt)
+            return self._interact(obj_id, frame, prompt)
 
     def add_box(self, frame: int, obj_id: int, box, clear: bool = True) -> FrameResult:
         """A box ``(x0, y0, x1, y1)``; ``clear=False`` keeps the frame's clicks after it."""
         frame = self._check_frame(frame)
         prompt = make_box(box, self.frame_shape)
+        obj_id = self._check_obj(obj_id)
         with self._lock:
-            track = self._new_or_existing(obj_id)
-            old = track.prompts.get(frame)
-            if not clear and old is not None and not hasattr(old, "mask"):
+            old = self.bank.prompt(obj_id, frame) if obj_id in self.bank else None
+            if not clear and isinstance(old, PointPrompt):
                 clicks = old.labels < 2  # the box goes first, then the clicks
-                prompt = prompt.extended(type(prompt)(old.coords[clicks], old.labels[clicks]))
-            return self._interact(track, frame, prompt)
+                prompt = prompt.extended(PointPrompt(old.coords[clicks], old.labels[clicks]))
+            return self._interact(obj_id, frame, prompt)
 
     def set_prompt(self, frame: int, obj_id: int, *, box=None, points=None, labels=None) -> FrameResult:
         """Make ``obj_id``'s whole prompt on ``frame`` a box and/or clicks (box first).
@@ -204,7 +202,7 @@ class VideoSession:
         if box is None and not has_points:
             frame = self._check_frame(frame)
             with self._lock:
-                if obj_id not in self._tracks:
+                if obj_id not in self.bank:
                     return self._result(frame)
                 self.clear_frame(frame, obj_id)
                 if not self.prompted_frames(obj_id):
@@ -229,19 +227,22 @@ class VideoSession:
         """A mask ``(H, W)``; all False declares the object absent on that frame."""
         frame = self._check_frame(frame)
         prompt = make_mask(mask, self.frame_shape)
+        obj_id = self._check_obj(obj_id)
         with self._lock:
-            return self._interact(self._new_or_existing(obj_id), frame, prompt)
+            return self._interact(obj_id, frame, prompt)
 
-    def _interact(self, track: ObjectTrack, frame: int, prompt) -> FrameResult:
+    def _interact(self, obj_id: int, frame: int, prompt) -> FrameResult:
         feats = self.features(frame)
-        with torch.inference_mode():
-            mem, cands = self._tracker.interact(feats, track, frame, prompt)
-        track.prompts[frame] = prompt
-        track.pending[frame] = self._postprocess_memory(mem)
-        if cands is not None:
-            track.candidates[frame] = cands
-        else:
-            track.candidates.pop(frame, None)
+        new = obj_id not in self.bank
+        self.bank.add_object(obj_id)
+        try:
+            with torch.inference_mode():
+                mem, cands = self._tracker.interact(feats, obj_id, frame, prompt)
+        except BaseException:
+            if new:  # a failed first prompt leaves no empty object behind
+                self.bank.remove_object(obj_id)
+            raise
+        self.bank.record_prompt(obj_id, frame, prompt, self._postprocess_memory(mem), cands)
         return self._result(frame)
 
     def _postprocess_memory(self, mem: FrameMemory) -> FrameMemory:
@@ -253,7 +254,7 @@ class VideoSession:
     def candidates(self, frame: int, obj_id: int) -> ImagePrediction | None:
         """The candidate masks of the last single click on ``frame`` (None if none)."""
         frame = self._check_frame(frame)
-        cands = self._track(obj_id).candidates.get(frame)
+        cands = self.bank.candidates(self._known(obj_id), frame)
         if cands is None:
             return None
         logits = cands.mask_logits[:, None]
@@ -268,32 +269,26 @@ class VideoSession:
         """Make candidate ``index`` the mask of ``obj_id`` on ``frame`` (the one propagated)."""
         frame = self._check_frame(frame)
         with self._lock:
-            track = self._track(obj_id)
-            cands = track.candidates.get(frame)
+            obj_id = self._known(obj_id)
+            cands = self.bank.candidates(obj_id, frame)
             if cands is None:
                 raise ValueError(f"object {obj_id} has no candidate masks on frame {frame}; click once first")
-            if not 0 <= index < len(cands.ious):
-                raise ValueError(f"candidate index must be 0..{len(cands.ious) - 1}, got {index}")
-            cands.chosen = int(index)
-            mem = FrameMemory(cands.mask_logits[index][None, None], cands.obj_ptrs[index][None], cands.object_score)
-            track.drop(frame, True)  # its memory must be encoded again from the new mask
-            track.pending[frame] = self._postprocess_memory(mem)
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(cands.ious):
+                raise ValueError(f"candidate index must be 0..{len(cands.ious) - 1}, got {index!r}")
+            self._postprocess_memory(self.bank.choose_candidate(obj_id, frame, int(index)))
             return self._result(frame)
 
     # -- propagation ----------------------------------------------------------
     def _consolidate(self) -> None:
         """Encode the memories of prompted frames and make them conditioning frames."""
-        if not self._tracks:
+        if not self.obj_ids:
             raise ValueError("no objects yet: add points, a box or a mask first")
-        for track in self._tracks.values():
-            for frame, mem in sorted(track.pending.items()):
-                with torch.inference_mode():
-                    mem = self._tracker.encode_clicked(self.features(frame), mem)
-                track.drop(frame, False)
-                track.put(frame, mem, cond=True)
-            track.pending.clear()
-            if not track.cond:
-                raise ValueError(f"object {track.obj_id} has no prompts; add one or remove the object")
+
+        def encode(frame: int, shown: FrameMemory) -> FrameMemory:
+            with torch.inference_mode():
+                return self._tracker.encode_prompted(self.features(frame), shown)
+
+        self.bank.commit_prompted(encode)
 
     def propagate(self, start: int | None = None, reverse: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
         """Track every object frame by frame from ``start``; yields one result per frame.
@@ -304,7 +299,7 @@ class VideoSession:
         with self._lock:
             self._consolidate()
             if start is None:
-                start = min(f for t in self._tracks.values() for f in t.cond)
+                start = self._first_conditioning_frame()
             start = self._check_frame(start)
             n = self.num_frames if max_frames is None else int(max_frames)
             if n < 0:
@@ -313,62 +308,73 @@ class VideoSession:
                 order = range(start, max(start - n, 0) - 1, -1) if start > 0 else range(0)
             else:
                 order = range(start, min(start + n, self.num_frames - 1) + 1)
-        for frame in order:
+        run = None
+        if self.memory_tree is not None:
+            run = LongStackRun(self.bank, self._tracker, self.memory_tree, Direction.of(reverse),
+                               self._postprocess_memory)
+        try:
+            for frame in order:
+                with self._lock:
+                    self._propagate_frame(frame, reverse, run)
+                    result = self._result(frame)
+                yield result
+        finally:
+            if run is not None:  # also when cancelled: every visited frame gets the best path
+                with self._lock:
+                    changed = run.finish()
+        # Long-stack mode: frames whose final answer differs from the provisional one, again.
+        for frame in changed if run is not None else ():
             with self._lock:
-                self._propagate_frame(frame, reverse)
                 result = self._result(frame)
             yield result
 
-    def _propagate_frame(self, frame: int, reverse: bool) -> None:
-        to_track = [t for t in self._tracks.values() if frame not in t.cond]
-        if to_track:
+    def _first_conditioning_frame(self) -> int:
+        return min(f for obj_id in self.obj_ids for f in self.bank.conditioning_frames(obj_id))
+
+    def _propagate_frame(self, frame: int, reverse: bool, run: LongStackRun | None = None) -> None:
+        direction = Direction.of(reverse)
+        to_track = [o for o in self.obj_ids if not self.bank.is_conditioning(o, frame)]
+        if to_track and run is not None:
+            with torch.inference_mode():
+                run.track(self.features(frame), to_track, frame)
+        elif to_track:
             feats = self.features(frame)
             with torch.inference_mode():
-                mems = self._tracker.track(feats, to_track, frame, reverse)
-            for track, mem in zip(to_track, mems):
-                track.put(frame, self._postprocess_memory(mem), cond=False)
-        for track in self._tracks.values():
-            track.tracked[frame] = reverse
+                mems = self._tracker.track(feats, to_track, frame, direction)
+            for obj_id, mem in zip(to_track, mems):
+                self.bank.store_tracked(obj_id, frame, self._postprocess_memory(mem))
+        self.bank.mark_visited(frame, direction)
 
     def propagate_both(self, start: int | None = None) -> Iterator[FrameResult]:
         """Forward from ``start`` to the end, then backward from ``start`` to frame 0."""
         if start is None:
             with self._lock:
                 self._consolidate()
-                start = min(f for t in self._tracks.values() for f in t.cond)
+                start = self._first_conditioning_frame()
         yield from self.propagate(start)
         yield from self.propagate(start, reverse=True)
 
     # -- editing --------------------------------------------------------------
     def remove_object(self, obj_id: int) -> None:
         with self._lock:
-            track = self._track(obj_id)
-            track.clear()
-            del self._tracks[track.obj_id]
+            obj_id = self._known(obj_id)
+            self.bank.remove_object(obj_id)
+            self._tracker.forget(obj_id)
 
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove prompts on ``frame`` (of one object or all); its mask becomes a tracked one."""
         frame = self._check_frame(frame)
         with self._lock:
-            tracks = [self._track(obj_id)] if obj_id is not None else list(self._tracks.values())
-            for track in tracks:
-                track.prompts.pop(frame, None)
-                track.pending.pop(frame, None)
-                track.candidates.pop(frame, None)
-                mem = track.get(frame, True)
-                if mem is not None:
-                    track.drop(frame, True)
-                    track.put(frame, mem, cond=False)
-                    track.tracked.pop(frame, None)
+            obj_ids = [self._known(obj_id)] if obj_id is not None else self.obj_ids
+            for obj in obj_ids:
+                self.bank.clear_prompt(obj, frame)
             return self._result(frame)
 
     def reset(self) -> None:
         """Forget all objects and prompts (encoded frames stay cached)."""
         with self._lock:
-            for track in self._tracks.values():
-                track.clear()
-            self._tracks.clear()
-            self._store.clear()
+            self.bank.reset()
+            self._tracker.forget()
 
     # -- results --------------------------------------------------------------
     def _upsample(self, logits: torch.Tensor) -> np.ndarray:
@@ -384,7 +390,7 @@ class VideoSession:
         logits = torch.full((len(ids), 1, side, side), NO_OBJ_SCORE)
         scores = torch.full((len(ids),), NO_OBJ_SCORE)
         for i, obj_id in enumerate(ids):
-            mem = self._tracks[obj_id].latest(frame)
+            mem = self.bank.latest(obj_id, frame)
             if mem is not None:
                 logits[i] = mem.mask_logits[0].float().cpu()
                 scores[i] = mem.object_score.reshape(()).float().cpu()

@@ -24,12 +24,11 @@ class MemoryAttentionLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.norm3 = nn.LayerNorm(d_model)
 
-    def forward(self, x, memory, memory_pos, num_ptr_tokens: int) -> torch.Tensor:
+    def forward(self, x, keys, memory, num_ptr_tokens: int) -> torch.Tensor:
         h = self.norm1(x)
         x = x + self.self_attn(h, h, h)
-        # Position encodings go on the keys only (queries carry RoPE).
         h = self.norm2(x)
-        x = x + self.cross_attn_image(h, memory + memory_pos, memory, num_k_exclude_rope=num_ptr_tokens)
+        x = x + self.cross_attn_image(h, keys, memory, num_k_exclude_rope=num_ptr_tokens)
         h = self.norm3(x)
         return x + self.linear2(F.relu(self.linear1(h)))
 
@@ -47,12 +46,20 @@ class MemoryAttention(nn.Module):
         memory: torch.Tensor,
         memory_pos: torch.Tensor,
         num_ptr_tokens: int = 0,
+        key_scale: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``current (B, HW, C)``, ``memory (B, M, mem_dim)`` -> ``(B, HW, C)``.
 
         The last ``num_ptr_tokens`` memory tokens are object pointers (no RoPE).
+        ``key_scale (B, M)`` multiplies each memory token's key (SAM2Long's
+        memory weighting); None leaves keys as they are.
         """
+        # Position encodings go on the keys only (queries carry RoPE); the
+        # keys are the same in every layer, so they are formed once.
+        keys = memory + memory_pos
+        if key_scale is not None:
+            keys = keys * key_scale.unsqueeze(-1).to(keys.dtype)
         x = current + 0.1 * current_pos
         for layer in self.layers:
-            x = layer(x, memory, memory_pos, num_ptr_tokens)
+            x = layer(x, keys, memory, num_ptr_tokens)
         return self.norm(x)

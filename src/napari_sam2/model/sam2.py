@@ -71,6 +71,8 @@ class MemoryPrompt:
     spatial: list[tuple[torch.Tensor, int]]  # (features (B, mem_dim, h, w), t_pos 0..num_maskmem-1)
     pointers: list[tuple[torch.Tensor, int]]  # (obj_ptr (B, C), signed temporal distance)
     max_ptr_distance: int  # distances are normalised by this
+    # Long-stack mode: a key scale per memory frame then per pointer, (B, S + P).
+    key_weights: torch.Tensor | None = None
 
 
 class SAM2Model(nn.Module):
@@ -158,8 +160,17 @@ class SAM2Model(nn.Module):
             tokens.append(ptr_tokens)
             pos.append(ptr_pos)
             num_ptr_tokens = ptr_tokens.shape[1]
+        key_scale = None
+        if memory.key_weights is not None:
+            # One weight per memory frame (h*w tokens) and per pointer (its split tokens).
+            sizes = [t.shape[1] for t in tokens[: len(memory.spatial)]]
+            if memory.pointers:
+                sizes += [num_ptr_tokens // len(memory.pointers)] * len(memory.pointers)
+            repeats = torch.tensor(sizes, device=embed.device)
+            key_scale = memory.key_weights.to(embed.device).repeat_interleave(repeats, dim=1)
         out = self.memory_attention(
-            current, current_pos.expand(b, -1, -1), torch.cat(tokens, 1), torch.cat(pos, 1), num_ptr_tokens
+            current, current_pos.expand(b, -1, -1), torch.cat(tokens, 1), torch.cat(pos, 1), num_ptr_tokens,
+            key_scale,
         )
         return out.transpose(1, 2).reshape(b, c, h, w)
 
