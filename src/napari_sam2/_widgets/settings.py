@@ -15,7 +15,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_sam2._napari.device import DEVICE_CHOICES
+from napari_sam2.engine.device import DEVICE_CHOICES
 from napari_sam2._napari.models import ModelSpec
 
 IMAGE_SIZES = (1024, 512, 256)
