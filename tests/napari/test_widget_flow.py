@@ -156,20 +156,19 @@ def test_shown_slice_is_prepared_so_clicks_answer_at_once(open_widget, qtbot):
 
 def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin_checkpoint,
                                                      tmp_path, monkeypatch):
+    import dataclasses
     import hashlib
 
     from napari.utils import progress
-
-    import dataclasses
+    from tests.checkpoints.http_server import CheckpointServer
 
     from napari_sam2 import checkpoints
     from napari_sam2._napari import models
-    from tests.checkpoints.http_server import CheckpointServer
 
     body = standin_checkpoint.read_bytes()
     preset = "sam2.1_hiera_tiny"
-    monkeypatch.setitem(checkpoints.REGISTRY, preset, dataclasses.replace(
-        checkpoints.REGISTRY[preset], sha256=hashlib.sha256(body).hexdigest()))
+    info = dataclasses.replace(checkpoints.REGISTRY[preset], sha256=hashlib.sha256(body).hexdigest())
+    monkeypatch.setitem(checkpoints.REGISTRY, preset, info)
     monkeypatch.setenv("NAPARI_SAM2_CACHE_DIR", str(tmp_path / "cache"))
     server = CheckpointServer(body)
     monkeypatch.setenv("NAPARI_SAM2_BASE_URL", server.url)

@@ -46,9 +46,36 @@ _EXPORTS = {
     "write_standin_checkpoint": "standin",
 }
 
-__all__ = sorted([*_EXPORTS, "CheckpointChecksumError", "CheckpointCorruptError",
-                  "CheckpointDownloadError", "CheckpointError", "CheckpointMismatchError",
-                  "CheckpointNotFoundError", "CheckpointOfflineError"])
+__all__ = [
+    "ENV_BASE_URL",
+    "ENV_CACHE_DIR",
+    "PRECISIONS",
+    "REGISTRY",
+    "CheckpointChecksumError",
+    "CheckpointCorruptError",
+    "CheckpointDownloadError",
+    "CheckpointError",
+    "CheckpointInfo",
+    "CheckpointMismatchError",
+    "CheckpointNotFoundError",
+    "CheckpointOfflineError",
+    "ProgressCallback",
+    "cache_dir",
+    "cached_path",
+    "check_file_format",
+    "checkpoint_info",
+    "checkpoint_url",
+    "download_checkpoint",
+    "list_checkpoints",
+    "load_model",
+    "load_weights",
+    "read_state_dict",
+    "resolve_checkpoint",
+    "set_cache_dir",
+    "set_precision",
+    "standin_state_dict",
+    "write_standin_checkpoint",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.checkpoints.download import (

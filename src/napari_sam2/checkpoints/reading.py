@@ -59,7 +59,7 @@ def _describe_foreign(head: bytes, size: int) -> str:
     if text.startswith((b"<!doctype html", b"<html")) or (text[:1] == b"<" and b"<html" in text):
         return ("is an HTML page, not a checkpoint: the download failed (an error or sign-in "
                 "page was saved in its place); download the file again")
-    if text.startswith(b"<?xml") or text.startswith(b"<error"):
+    if text.startswith((b"<?xml", b"<error")):
         return ("is an XML error page, not a checkpoint: the download failed (the server "
                 "refused it); download the file again")
     if head.startswith(b"PK\x03\x04"):
@@ -125,9 +125,9 @@ def _load_weights_only(path: Path) -> object:
         try:
             with torch.serialization.safe_globals([(_Ignored, n) for n in names]):
                 return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err2:  # torch raises many kinds for a bad file
+        except Exception as err2:  # noqa: BLE001 - torch raises many kinds for a bad file
             raise _unreadable(path, err2) from None
-    except Exception as err:  # a damaged file can fail anywhere: KeyError, EOFError, ...
+    except Exception as err:  # noqa: BLE001 - a damaged file fails anywhere: KeyError, EOFError...
         raise _unreadable(path, err) from None
 
 
@@ -135,7 +135,7 @@ def _foreign_globals(path: Path) -> list[str]:
     """Classes/functions a zip checkpoint refers to that weights-only loading refuses."""
     try:
         return list(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except Exception:  # legacy (non-zip) files, or a torch without this helper
+    except Exception:  # noqa: BLE001 - legacy (non-zip) files, or a torch without this helper
         return []
 
 
@@ -145,7 +145,7 @@ class _Ignored:
     It runs no code of the original class: construction and state are dropped.
     """
 
-    def __new__(cls, *args: object, **kwargs: object) -> _Ignored:
+    def __new__(cls, *args: object, **kwargs: object) -> _Ignored:  # noqa: PYI034
         return super().__new__(cls)
 
     def __init__(self, *args: object, **kwargs: object) -> None:

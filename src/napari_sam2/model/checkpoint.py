@@ -33,7 +33,7 @@ def state_dict_mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> 
     if extra:
         problems.append(f"{len(extra)} unexpected tensor(s): {_first(extra)}")
     if wrong:
-        k = sorted(wrong)[0]
+        k = min(wrong)
         problems.append(
             f"{len(wrong)} tensor(s) of the wrong shape, e.g. {k}: "
             f"checkpoint {tuple(state[k].shape)} vs model {expected[k]}"
