@@ -23,17 +23,7 @@ _EXPORTS = {
     "segment_layers": "napari_sam2._napari.console",
 }
 
-__all__ = [
-    "FrameResult",
-    "ImagePredictor",
-    "VideoSession",
-    "build_model",
-    "get_config",
-    "list_presets",
-    "load_model",
-    "segment_layers",
-    "set_precision",
-]
+__all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.checkpoints import load_model, set_precision
