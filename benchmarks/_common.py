@@ -29,7 +29,7 @@ def rss_anon_mb() -> float:
 
 def standin_model(preset: str = "sam2.1_hiera_tiny", image_size: int | None = None):
     """A model with deterministic stand-in weights: same cost as the real ones."""
-    from napari_sam2._testing import standin_state_dict
+    from napari_sam2.checkpoints.standin import standin_state_dict
     from napari_sam2.model import build_model
 
     model = build_model(preset, image_size=image_size)

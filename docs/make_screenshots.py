@@ -57,7 +57,7 @@ def main() -> None:
 
     checkpoint = args.checkpoint
     if checkpoint is None:
-        from napari_sam2._testing import write_standin_checkpoint
+        from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
         checkpoint = str(
             write_standin_checkpoint(

@@ -39,7 +39,7 @@ def manifest(preset: str) -> dict:
 @pytest.fixture(scope="session")
 def standin_tiny():
     """SAM 2.1 tiny with the stand-in weights of the golden data."""
-    from napari_sam2._testing import standin_state_dict
+    from napari_sam2.checkpoints.standin import standin_state_dict
     from napari_sam2.model import build_model
 
     torch.manual_seed(0)
@@ -51,7 +51,7 @@ def standin_tiny():
 @pytest.fixture(scope="session")
 def standin_checkpoint(tmp_path_factory) -> Path:
     """A stand-in ``sam2.1_hiera_tiny.pt`` file in the official layout."""
-    from napari_sam2._testing import write_standin_checkpoint
+    from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
     return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("ckpt") / "sam2.1_hiera_tiny.pt")
 

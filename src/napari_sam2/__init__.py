@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_model": "napari_sam2.loading",
-    "set_precision": "napari_sam2.loading",
+    "load_model": "napari_sam2.checkpoints",
+    "set_precision": "napari_sam2.checkpoints",
     "build_model": "napari_sam2.model",
     "list_presets": "napari_sam2.model.config",
     "get_config": "napari_sam2.model.config",
@@ -26,11 +26,11 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.checkpoints import load_model, set_precision
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.results import FrameResult
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.model import build_model
-    from napari_sam2.loading import load_model, set_precision
     from napari_sam2.model.config import get_config, list_presets
 
 

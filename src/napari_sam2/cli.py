@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-sam2`` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from napari_sam2.weights import CheckpointError
+    from napari_sam2.checkpoints.errors import CheckpointError
 
     try:
         args.func(args)
@@ -142,15 +142,16 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from napari_sam2 import weights
+    from napari_sam2 import checkpoints
 
     if args.download:
-        path = weights.download(args.download, progress=not args.no_progress)
-        print(f"{weights.checkpoint_info(args.download).preset}: {path}")
+        path = checkpoints.download_checkpoint(args.download, progress=not args.no_progress)
+        print(f"{checkpoints.checkpoint_info(args.download).preset}: {path}")
         return
-    print(f"checkpoint cache: {weights.cache_dir()}  (set ${weights.ENV_CACHE_DIR} to change)")
-    for name in weights.REGISTRY:
-        path = weights.cached_path(name)
+    print(f"checkpoint cache: {checkpoints.cache_dir()}  "
+          f"(set ${checkpoints.ENV_CACHE_DIR} to change)")
+    for name in checkpoints.REGISTRY:
+        path = checkpoints.cached_path(name)
         print(f"  {name:<24} {str(path) if path else 'not downloaded'}")
 
 

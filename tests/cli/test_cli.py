@@ -151,7 +151,7 @@ def test_models_download_offline_is_one_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory) -> Path:
-    from napari_sam2._testing import write_standin_checkpoint
+    from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
     return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("w") / "t.pt")
 

@@ -17,7 +17,7 @@ WIDGET = "Segment Anything 2"
 
 @pytest.fixture(scope="session")
 def standin_checkpoint(tmp_path_factory) -> Path:
-    from napari_sam2._testing import write_standin_checkpoint
+    from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
     return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("w") / "t.pt")
 

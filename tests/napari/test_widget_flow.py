@@ -156,21 +156,21 @@ def test_shown_slice_is_prepared_so_clicks_answer_at_once(open_widget, qtbot):
 
 def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin_checkpoint,
                                                      tmp_path, monkeypatch):
+    import dataclasses
     import hashlib
 
     from napari.utils import progress
+    from tests.checkpoints.http_server import CheckpointServer
 
-    from napari_sam2 import weights
+    from napari_sam2 import checkpoints
     from napari_sam2._napari import models
-    from tests.test_weights import _Server
 
     body = standin_checkpoint.read_bytes()
     preset = "sam2.1_hiera_tiny"
-    info = weights.REGISTRY[preset]
-    monkeypatch.setitem(weights.REGISTRY, preset, weights.CheckpointInfo(
-        preset, info.filename, info.url, hashlib.sha256(body).hexdigest()))
+    info = dataclasses.replace(checkpoints.REGISTRY[preset], sha256=hashlib.sha256(body).hexdigest())
+    monkeypatch.setitem(checkpoints.REGISTRY, preset, info)
     monkeypatch.setenv("NAPARI_SAM2_CACHE_DIR", str(tmp_path / "cache"))
-    server = _Server(body)
+    server = CheckpointServer(body)
     monkeypatch.setenv("NAPARI_SAM2_BASE_URL", server.url)
     bars = []
 

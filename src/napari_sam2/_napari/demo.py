@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def _standin_checkpoint() -> str:
-    from napari_sam2._testing import write_standin_checkpoint
+    from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
     path = Path(tempfile.gettempdir()) / "napari_sam2_standin_tiny.pt"
     if not path.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from napari_sam2._napari.device import resolve_device
+from napari_sam2.engine.device import pick_device
 
 _CACHE: dict = {}
 
@@ -33,7 +33,7 @@ class ModelSpec:
 def is_loaded(spec: ModelSpec) -> bool:
     """Whether :func:`get_model` would return at once."""
     try:
-        device = resolve_device(spec.device)
+        device = str(pick_device(spec.device))
     except ValueError:
         return False
     return spec.key(device) in _CACHE
@@ -69,7 +69,7 @@ def get_model(spec: ModelSpec):
     progress in the viewer)."""
     from napari_sam2 import load_model
 
-    device = resolve_device(spec.device)
+    device = str(pick_device(spec.device))
     key = spec.key(device)
     if key not in _CACHE:
         _CACHE.clear()  # one model at a time: they are large

@@ -15,8 +15,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_sam2._napari.device import DEVICE_CHOICES
 from napari_sam2._napari.models import ModelSpec
+from napari_sam2.engine.device import DEVICE_CHOICES
 
 IMAGE_SIZES = (1024, 512, 256)
 

@@ -1,7 +1,7 @@
 """Pure PyTorch SAM 2 / 2.1: one module per part of the architecture.
 
 No napari or Qt here. ``build_model(name)`` makes an untrained model of a
-preset; ``napari_sam2.model.checkpoint.load_weights`` loads a checkpoint into it.
+preset; ``napari_sam2.checkpoints.load_model`` builds one and loads its checkpoint.
 """
 
 from __future__ import annotations

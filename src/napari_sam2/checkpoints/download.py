@@ -1,4 +1,4 @@
-"""Official SAM 2 checkpoints: a registry, a per-user cache and verified downloads.
+"""The per-user checkpoint cache and verified, resumable downloads.
 
 ``resolve_checkpoint(name)`` returns the path of a checkpoint file: a file or
 folder the user gave, else the cached copy, else a fresh download. Downloads
@@ -17,67 +17,30 @@ import os
 import sys
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from napari_sam2.model.config import get_config, list_presets
+from napari_sam2.checkpoints.errors import (
+    CheckpointChecksumError,
+    CheckpointDownloadError,
+    CheckpointError,
+    CheckpointNotFoundError,
+    CheckpointOfflineError,
+)
+from napari_sam2.checkpoints.reading import check_file_format, read_state_dict
+from napari_sam2.checkpoints.registry import CheckpointInfo, checkpoint_info
 
 log = logging.getLogger(__name__)
 
 ENV_CACHE_DIR = "NAPARI_SAM2_CACHE_DIR"
 ENV_BASE_URL = "NAPARI_SAM2_BASE_URL"
-SAM21_BASE_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
-SAM2_BASE_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/072824/"
 TIMEOUT_S = 60.0  # per socket operation, not for the whole download
 _CHUNK = 1 << 20
 
 #: ``(done_bytes, total_bytes or None) -> None``; napari adapters pass one.
 ProgressCallback = Callable[[int, int | None], None]
 
-_SHA256 = {
-    "sam2.1_hiera_tiny": "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69",
-    "sam2.1_hiera_small": "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38",
-    "sam2.1_hiera_base_plus": "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5",
-    "sam2.1_hiera_large": "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318",
-}
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, corrupted, or could not be downloaded."""
-
-
-class CheckpointOfflineError(CheckpointError):
-    """The checkpoint is not cached and the download server cannot be reached."""
-
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """One official checkpoint file. ``sha256`` is None where none is published."""
-
-    preset: str
-    filename: str
-    url: str
-    sha256: str | None
-
-
-def _registry() -> dict[str, CheckpointInfo]:
-    out = {}
-    for name in list_presets():
-        base = SAM21_BASE_URL if name.startswith("sam2.1") else SAM2_BASE_URL
-        out[name] = CheckpointInfo(name, f"{name}.pt", f"{base}{name}.pt", _SHA256.get(name))
-    return out
-
-
-REGISTRY: dict[str, CheckpointInfo] = _registry()
-
 _cache_dir_setting: Path | None = None
-
-
-def checkpoint_info(preset: str) -> CheckpointInfo:
-    """The registry entry of ``preset`` (aliases such as ``"tiny"`` work)."""
-    return REGISTRY[get_config(preset).name]  # get_config raises ValueError when unknown
 
 
 def cache_dir() -> Path:
@@ -133,13 +96,16 @@ def resolve_checkpoint(
             found = path / info.filename
             if not found.is_file():
                 have = sorted(p.name for p in path.glob("*.pt")) or ["no .pt files"]
-                raise CheckpointError(
+                raise CheckpointNotFoundError(
                     f"folder {path} has no {info.filename} (it holds: {', '.join(have)}); "
-                    f"pass the file itself with checkpoint=PATH"
+                    f"pass the file itself with checkpoint=PATH (--checkpoint PATH)"
                 )
             path = found
         elif not path.is_file():
-            raise CheckpointError(f"checkpoint file not found: {path}")
+            raise CheckpointNotFoundError(
+                f"checkpoint file not found: {path}; check the path, or give none to use "
+                f"the download cache"
+            )
         check_file_format(path)
         return path
     cached = cached_path(info.preset)
@@ -153,7 +119,7 @@ def resolve_checkpoint(
     return _download(info, progress=progress, base_url=base_url, timeout=TIMEOUT_S)
 
 
-def download(
+def download_checkpoint(
     preset: str,
     *,
     progress: bool | ProgressCallback = True,
@@ -174,9 +140,15 @@ def _download(info: CheckpointInfo, *, progress, base_url: str | None, timeout: 
     digest = _sha256(part)
     try:
         if info.sha256 is not None and digest != info.sha256:
-            raise CheckpointError(
+            raise CheckpointChecksumError(
                 f"downloaded {url} but its SHA-256 is {digest}, expected {info.sha256}; "
-                f"the file was corrupted in transit or replaced on the server, and was deleted"
+                f"the file was corrupted in transit or replaced on the server, and was "
+                f"deleted: run again, or download it elsewhere and pass it with checkpoint=PATH"
+            )
+        if info.size_bytes is not None and part.stat().st_size != info.size_bytes:
+            raise CheckpointChecksumError(
+                f"downloaded {url} but it has {part.stat().st_size} bytes, expected "
+                f"{info.size_bytes}; it was deleted: run again"
             )
         if info.sha256 is None:
             check_checkpoint_structure(part)
@@ -202,7 +174,10 @@ def _fetch(info, url, part: Path, progress, timeout: float, *, _retry: bool = Tr
         if err.code == 416 and offset and _retry:  # stale partial file: start over
             part.unlink(missing_ok=True)
             return _fetch(info, url, part, progress, timeout, _retry=False)
-        raise CheckpointError(f"downloading {url} failed: HTTP {err.code} {err.reason}") from err
+        raise CheckpointDownloadError(
+            f"downloading {url} failed: HTTP {err.code} {err.reason}; check the URL "
+            f"(${ENV_BASE_URL}) or download the file elsewhere and pass it with checkpoint=PATH"
+        ) from err
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
         raise CheckpointOfflineError(_missing_message(info, url, str(reason))) from err
@@ -220,14 +195,14 @@ def _fetch(info, url, part: Path, progress, timeout: float, *, _retry: bool = Tr
                     done += len(chunk)
                     report(done, total)
         except (http.client.HTTPException, OSError) as err:
-            raise CheckpointError(
+            raise CheckpointDownloadError(
                 f"download of {url} was interrupted after {done} of {total or '?'} bytes "
                 f"({err.__class__.__name__}); run again to resume"
             ) from err
         finally:
             report(None, None)
     if total is not None and done < total:
-        raise CheckpointError(
+        raise CheckpointDownloadError(
             f"download of {url} ended after {done} of {total} bytes; run again to resume"
         )
 
@@ -260,38 +235,17 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_file_format(path: Path) -> None:
-    """Cheap check that ``path`` looks like a complete PyTorch file (no loading).
-
-    Files saved by ``torch.save`` are zip archives whose directory sits at the
-    end, so a truncated download fails here; legacy files start with a pickle.
-    """
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if zipfile.is_zipfile(path) or head[:1] == b"\x80":
-        return
-    raise CheckpointError(
-        f"{path} is not a PyTorch checkpoint (truncated, corrupted, or another kind of file)"
-    )
-
-
 def check_checkpoint_structure(path: Path) -> None:
-    """Load ``path`` safely and check it is ``{"model": state_dict}``."""
-    import torch
-
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as err:  # torch raises many kinds for a bad file
-        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint: {err}") from err
-    if not (isinstance(obj, dict) and isinstance(obj.get("model"), dict)):
-        raise CheckpointError(f"{path.name} is not a SAM 2 checkpoint (no 'model' state dict)")
+    """Read ``path`` safely and check it holds a state dict (for files without a
+    published hash; the strict key/shape check comes when the model loads it)."""
+    read_state_dict(path)  # raises CheckpointCorruptError naming the problem
 
 
 def _missing_message(info: CheckpointInfo, url: str, reason: str) -> str:
     target = cache_dir() / info.filename
     return (
         f"checkpoint {info.filename} for model {info.preset!r} is not in the cache and could "
-        f"not be downloaded from {url} ({reason}).\n"
+        f"not be downloaded from {url} ({reason}). "
         f"Download it elsewhere and either copy it to {target} (the cache folder; set "
         f"${ENV_CACHE_DIR} to use another), or pass its path or folder: "
         f"load_model({info.preset!r}, checkpoint='/path/to/{info.filename}') "

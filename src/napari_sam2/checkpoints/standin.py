@@ -1,6 +1,7 @@
 """Deterministic stand-in weights for tests, benchmarks and demos.
 
-No official checkpoint can be downloaded on build machines, so tests run on
+Shipped (not test-only) because the demo and the benchmarks use them: no
+official checkpoint can be downloaded on build machines, so they run on
 weights anyone can regenerate bit for bit from a preset's key/shape layout.
 The rule is the one the golden reference data were made with: for each key,
 a normal sample seeded by the CRC-32 of the key name, scaled by the kind of

@@ -6,23 +6,14 @@ from pathlib import Path
 
 import torch
 
-from napari_sam2 import weights
+from napari_sam2.checkpoints.download import ProgressCallback, resolve_checkpoint
+from napari_sam2.checkpoints.errors import CheckpointMismatchError
+from napari_sam2.checkpoints.reading import read_state_dict
+from napari_sam2.engine.device import pick_device
 from napari_sam2.model import SAM2Model, build_model, get_config
-from napari_sam2.model.checkpoint import load_weights
+from napari_sam2.model.checkpoint import state_dict_mismatch
 
-
-def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA if present, then Apple's MPS, then the CPU."""
-    if str(device) != "auto":
-        dev = torch.device(device)
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but PyTorch sees no CUDA GPU")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+PRECISIONS = ("float32", "bfloat16")
 
 
 def load_model(
@@ -32,7 +23,7 @@ def load_model(
     *,
     image_size: int | None = None,
     download: bool = True,
-    progress: bool | weights.ProgressCallback = True,
+    progress: bool | ProgressCallback = True,
     precision: str = "float32",
 ) -> SAM2Model:
     """A SAM 2 model of preset ``name`` with its weights loaded strictly.
@@ -42,25 +33,36 @@ def load_model(
     a folder holding the official file name. Without it the per-user cache
     is used and the official file downloaded if missing.
     ``image_size``: a reduced input size (same weights, faster, coarser).
-    ``device``: ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"`` (the best present).
+    ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (the best present).
     ``progress``: a download's progress bar on the console (True), none
     (False), or a ``(done_bytes, total_bytes)`` callback.
     ``precision``: ``"float32"`` (the default; on a GPU without TF32, so it
     matches the CPU) or ``"bfloat16"`` (CUDA only: 1.3 to 2 times as fast
     on an H100, a third less GPU memory, masks slightly different from
     float32's).
+
+    Every problem with the checkpoint raises a
+    :class:`~napari_sam2.checkpoints.errors.CheckpointError` with a one-line message.
     """
     cfg = get_config(name)
     dev = pick_device(device)
     _compute_dtype(precision, dev)  # bad precision: fail before any download
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is None or ckpt.is_dir():
-        ckpt = weights.resolve_checkpoint(cfg.name, ckpt, download=download, progress=progress)
-    model = load_weights(build_model(cfg, image_size=image_size), ckpt)
+    path = resolve_checkpoint(cfg.name, checkpoint, download=download, progress=progress)
+    model = load_weights(build_model(cfg, image_size=image_size), path)
     return set_precision(model.to(dev).eval(), precision)
 
 
-PRECISIONS = ("float32", "bfloat16")
+def load_weights(model: SAM2Model, path: str | Path) -> SAM2Model:
+    """Load a checkpoint file into ``model`` strictly (every tensor, exact shapes)."""
+    state = read_state_dict(path)
+    problem = state_dict_mismatch(model, state)
+    if problem:
+        raise CheckpointMismatchError(
+            f"checkpoint {path} does not fit preset {model.cfg.name!r}: {problem}; pick the "
+            f"preset it was made for (another model size or release?)"
+        )
+    model.load_state_dict(state, strict=True)
+    return model
 
 
 def set_precision(model: SAM2Model, precision: str) -> SAM2Model:
