@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,7 +19,10 @@ from napari_sam2.engine.labels import label_dtype
 from napari_sam2.engine.plan import DIRECTIONS, iterate_plan, make_plan
 from napari_sam2.engine.prompt_file import PromptRecord, check_prompts_fit
 
-__all__ = ["LABELS_IN_RAM_BYTES", "SegmentOptions", "check_inputs", "label_buffer",
+if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.engine.frames import FrameSource
+
+__all__ = ["LABELS_IN_RAM_BYTES", "Progress", "SegmentOptions", "check_inputs", "label_buffer",
            "segment_stack", "set_prompts"]
 
 # Label stacks larger than this are collected in a memory-mapped file in the
@@ -60,7 +64,7 @@ class SegmentOptions:
         return self.start, stop
 
 
-def check_inputs(frames, records: Sequence[PromptRecord],
+def check_inputs(frames: FrameSource, records: Sequence[PromptRecord],
                  options: SegmentOptions) -> tuple[int, int]:
     """Check that the prompts fit the stack and the frame range, before anything
     slow (such as loading a model); returns the range ``(start, stop)``."""
