@@ -27,3 +27,17 @@ def test_run_demo_and_write(small_model, tmp_path):
     assert (out / "stack.tif").exists() and (out / "prompts.json").exists()
     with pytest.raises(ValueError, match="at least 1 frame"):
         run_demo(small_model, 0)
+
+
+def test_headless_modules_import_no_gui():
+    """The runner, the demo and the CLI load napari only for ``demo --gui``."""
+    import subprocess
+    import sys
+
+    check = ("import sys, napari_sam2.engine.runner, napari_sam2.engine.plan, napari_sam2.demo, "
+             "napari_sam2.cli, napari_sam2.export; "
+             "bad = [m for m in sys.modules if m.split('.')[0] in {'napari', 'qtpy', 'PyQt5', "
+             "'PyQt6', 'PySide2', 'PySide6', 'vispy'}]; assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", check], check=False, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
