@@ -35,6 +35,17 @@ def test_label_stack_rejects_bad_input(tmp_path):
         write_label_stack(tmp_path / "x.tif", -np.ones((2, 2), np.int32))
 
 
+def test_imagej_stack_for_napari_same_dtype_rule(tmp_path):
+    a = _stack()  # small ids: uint16 too (one rule for every writer), not uint8
+    with tifffile.TiffFile(write_label_stack(tmp_path / "ij.tif", a, imagej=True)) as tif:
+        assert tif.is_imagej and tif.imagej_metadata["slices"] == 5
+        assert tif.asarray().dtype == np.uint16
+    big = a.copy()
+    big[0, 7, 7] = 70_000  # ImageJ holds no uint32: a compressed plain TIFF instead
+    with tifffile.TiffFile(write_label_stack(tmp_path / "big.tif", big, imagej=True)) as tif:
+        assert not tif.is_imagej and np.array_equal(tif.asarray(), big)
+
+
 def test_ctc_gap_split_and_parents(tmp_path):
     a = _stack()
     tracks = write_ctc(tmp_path / "ctc", a, parents={3: 2})

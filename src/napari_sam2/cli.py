@@ -16,9 +16,6 @@ import numpy as np
 
 PROG = "napari-sam2"
 DEFAULT_MODEL = "sam2.1_hiera_tiny"
-# Label stacks larger than this are collected in a memory-mapped file beside
-# the output instead of in RAM (a 2,000-frame 2048 x 2048 stack is 16 GB).
-LABELS_IN_RAM_BYTES = 1 << 30
 
 
 class UserError(Exception):
@@ -86,10 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="segment a synthetic time-lapse end to end and report accuracy",
                        description="Make a small synthetic time-lapse of a moving cell, click it "
-                                   "on frame 0, track it, and write stack, prompts and labels.")
+                                   "on frame 0, track it, and write stack, prompts and labels. "
+                                   "--gui: open napari with sample data and the widget instead.")
     p.add_argument("--out", type=Path, default=Path("napari-sam2-demo"),
                    help="output folder (default ./napari-sam2-demo)")
     p.add_argument("--frames", type=int, default=8, help="number of frames (default 8)")
+    p.add_argument("--gui", action="store_true",
+                   help="open napari with the sample time-lapse and the widget docked")
+    p.add_argument("--standin", action="store_true",
+                   help="stand-in weights: no download, meaningless masks (checks an install)")
     _model_options(p)
     p.set_defaults(func=cmd_demo)
     return parser
@@ -155,122 +157,94 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"  {name:<24} {str(path) if path else 'not downloaded'}")
 
 
-def _frame_order(direction: str, prompted: list[int], start: int, stop: int):
-    """``(start frame, reverse, max_frames)`` passes that cover the range [start, stop)."""
-    first, last = min(prompted), max(prompted)
-    # VideoSession.propagate visits start .. start +/- max_frames (inclusive).
-    forward = (first, False, stop - 1 - first)
-    if direction == "forward":
-        return [forward]
-    if direction == "backward":
-        return [(last, True, last - start)]
-    return [forward, (first, True, first - start)]
+def _options(args: argparse.Namespace):
+    from napari_sam2.engine.runner import SegmentOptions
+
+    return SegmentOptions(direction=args.direction, start=args.start, stop=args.stop,
+                          fill_hole_area=args.fill_holes, non_overlap=args.non_overlap)
 
 
-def label_buffer(shape: tuple[int, ...], max_id: int, workdir: Path | None) -> np.ndarray:
-    """A zeroed label stack: in RAM when small, else memory-mapped in ``workdir``."""
-    dtype = np.dtype(np.uint16 if max_id <= 0xFFFF else np.uint32)
-    if workdir is None or int(np.prod(shape)) * dtype.itemsize <= LABELS_IN_RAM_BYTES:
-        return np.zeros(shape, dtype)
-    return np.lib.format.open_memmap(workdir / "labels.npy", mode="w+", dtype=dtype, shape=shape)
+def _load_model(args: argparse.Namespace):
+    from napari_sam2 import load_model
+
+    return load_model(args.model, args.checkpoint, device=args.device,
+                      image_size=args.image_size, progress=not args.no_progress,
+                      precision=args.precision)
 
 
-def run_segmentation(args: argparse.Namespace, frames, records,
-                     workdir: Path | None = None) -> np.ndarray:
-    """Segment and propagate ``records`` through ``frames``; the (T, H, W) label stack
-    (memory-mapped in ``workdir`` when it would not fit comfortably in RAM)."""
-    from napari_sam2.engine.prompt_file import check_prompts_fit
-    from napari_sam2.model.config import get_config
+class _Bar:
+    """``progress(done, total)`` as a tqdm bar on stderr."""
 
-    get_config(args.model)  # unknown names fail before anything slow
-    if getattr(args, "fill_holes", 0) < 0:
-        raise UserError(f"--fill-holes must be >= 0, got {args.fill_holes}")
-    src = frames
-    n = src.num_frames
-    stop = n if args.stop is None else args.stop
-    if not 0 <= args.start < stop <= n:
-        raise UserError(f"frame range --start {args.start} --stop {stop} is not within 0..{n}")
-    check_prompts_fit(records, n, src.frame_shape)
-    outside = [r.frame for r in records if not args.start <= r.frame < stop]
-    if outside:
-        raise UserError(f"prompt on frame {outside[0]} is outside the frame range "
-                        f"{args.start}..{stop - 1} (--start/--stop)")
-    from napari_sam2 import VideoSession, load_model
+    def __init__(self, disable: bool) -> None:
+        self.disable, self.bar = disable, None
 
-    model = load_model(args.model, args.checkpoint, device=args.device,
-                       image_size=args.image_size, progress=not args.no_progress,
-                       precision=args.precision)
-    session = VideoSession(model, src, fill_hole_area=getattr(args, "fill_holes", 0),
-                           non_overlap=getattr(args, "non_overlap", False))
-    for rec in records:
-        if rec.box is not None:
-            session.add_box(rec.frame, rec.obj_id, rec.box)
-        if rec.points:
-            session.add_points(rec.frame, rec.obj_id, np.asarray(rec.points, np.float32),
-                               np.asarray(rec.labels), clear=rec.box is None)
-    labels = label_buffer((n, *src.frame_shape), max(r.obj_id for r in records), workdir)
-    passes = _frame_order(args.direction, [r.frame for r in records], args.start, stop)
-    from tqdm.auto import tqdm
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
 
-    total = sum(0 if rev and begin == 0 else m + 1 for begin, rev, m in passes)
-    with tqdm(total=total, desc="propagating", unit="frame", disable=args.no_progress,
-              file=sys.stderr) as bar:
-        for begin, reverse, max_frames in passes:
-            for result in session.propagate(begin, reverse=reverse, max_frames=max_frames):
-                if args.start <= result.frame < stop:
-                    labels[result.frame] = result.to_labels(src.frame_shape)
-                bar.update(1)
-    return labels
+            self.bar = tqdm(total=total, desc="propagating", unit="frame",
+                            disable=self.disable, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_segment(args: argparse.Namespace) -> None:
     from napari_sam2.engine.frames import open_frames
     from napari_sam2.engine.prompt_file import read_prompts
+    from napari_sam2.engine.runner import check_inputs, segment_stack
+    from napari_sam2.model.config import get_config
 
     if not args.stack.exists():
         raise FileNotFoundError(f"stack not found: {args.stack}")
     records = read_prompts(args.prompts)
     frames = open_frames(args.stack, frame_axis=args.frame_axis, channel=args.channel,
                          channel_axis=args.channel_axis)
+    get_config(args.model)  # unknown names fail before anything slow
+    options = _options(args)
+    check_inputs(frames, records, options)  # before the model loads (or downloads)
+    model = _load_model(args)
     import tempfile
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    bar = _Bar(disable=args.no_progress)
     with tempfile.TemporaryDirectory(prefix=".napari-sam2-", dir=args.out.parent) as tmp:
-        labels = run_segmentation(args, frames, records, Path(tmp))
+        try:
+            labels = segment_stack(model, frames, records, options, workdir=tmp, progress=bar)
+        finally:
+            bar.close()
         _write(labels, args.out, args.format)
         del labels  # release the memory map before its folder goes
 
 
-def _demo_stack(n: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """A bright disc drifting right over a noisy background, and its true masks."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    stack = np.empty((n, size, size), np.uint16)
-    truth = np.zeros((n, size, size), bool)
-    for t in range(n):
-        cx, cy = 80 + 8 * t, 128
-        truth[t] = (xx - cx) ** 2 + (yy - cy) ** 2 < 30**2
-        stack[t] = 200 + 1800 * truth[t] + rng.integers(0, 100, (size, size))
-    return stack, truth
-
-
 def cmd_demo(args: argparse.Namespace) -> None:
-    import tifffile
+    from napari_sam2 import demo
 
-    from napari_sam2.engine.frames import open_frames
-    from napari_sam2.engine.prompt_file import PromptRecord, write_prompts
-
+    if args.gui:
+        demo.run_gui(_demo_settings(args))
+        return
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
-    stack, truth = _demo_stack(args.frames)
-    args.out.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(args.out / "stack.tif", stack, photometric="minisblack")
-    records = [PromptRecord(0, 1, points=((80.0, 128.0),), labels=(1,))]
-    write_prompts(args.out / "prompts.json", records)
-    args.start, args.stop, args.direction = 0, None, "forward"
-    labels = run_segmentation(args, open_frames(stack), records)
-    _write(labels, args.out / "labels.tif", "tiff")
-    inter = np.logical_and(labels == 1, truth).sum(axis=(1, 2))
-    union = np.logical_or(labels == 1, truth).sum(axis=(1, 2))
-    print("IoU with the true cell, per frame:", " ".join(f"{i / u:.2f}" for i, u in zip(inter, union)))
+    if args.standin:
+        args.checkpoint = demo.standin_checkpoint()
+    bar = _Bar(disable=args.no_progress)
+    try:
+        result = demo.run_demo(_load_model(args), args.frames, progress=bar)
+    finally:
+        bar.close()
+    demo.write_demo(args.out, result)
+    print(f"wrote stack.tif, prompts.json and labels.tif to {args.out}")
+    print("IoU with the true cell, per frame:", " ".join(f"{v:.2f}" for v in result.iou))
     print(f"view it: napari {args.out / 'stack.tif'} {args.out / 'labels.tif'}")
+
+
+def _demo_settings(args: argparse.Namespace):
+    from napari_sam2._napari.settings import PluginSettings
+    from napari_sam2.demo import standin_checkpoint
+
+    checkpoint = standin_checkpoint() if args.standin else args.checkpoint
+    return PluginSettings(preset=args.model, checkpoint=str(checkpoint) if checkpoint else None,
+                          device=args.device, image_size=args.image_size or 1024,
+                          bfloat16=args.precision == "bfloat16")

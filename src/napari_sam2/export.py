@@ -18,34 +18,35 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ctc_tracks", "write_ctc", "write_label_stack"]
+from napari_sam2.engine.labels import as_label_array as _as_labels
+from napari_sam2.engine.labels import label_dtype
+
+__all__ = ["ctc_tracks", "label_dtype", "write_ctc", "write_label_stack"]
+
+# ImageJ hyperstack axes by number of dimensions (ImageJ holds at most 5).
+IMAGEJ_AXES = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}
 
 
-def _as_labels(labels) -> np.ndarray:
-    arr = np.asarray(labels)
-    if arr.dtype == bool:
-        return arr.astype(np.uint16)
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"labels must be an integer (or bool) array, got {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise ValueError("labels must not be negative")
-    return arr
+def write_label_stack(path: str | os.PathLike, labels, *, imagej: bool = False) -> Path:
+    """Write a label image or stack as one TIFF in :func:`label_dtype` (uint16, or
+    uint32 when an id exceeds 65535). Axes are kept as given (e.g. T/Z, Y, X).
 
-
-def write_label_stack(path: str | os.PathLike, labels) -> Path:
-    """Write a label image or stack as one zlib-compressed TIFF (uint16, or uint32
-    when an id exceeds 65535). Axes are kept as given (e.g. T/Z, Y, X).
-
-    Stacks are written plane by plane, so a memory-mapped ``labels`` larger
-    than RAM is never loaded whole.
+    By default zlib-compressed and written plane by plane, so a memory-mapped
+    ``labels`` larger than RAM is never loaded whole. ``imagej=True`` (napari's
+    writer) stores an uncompressed ImageJ hyperstack with its axes instead,
+    where ImageJ can hold it (uint16, 2 to 5 axes).
     """
     arr = _as_labels(labels)
-    top = int(arr.max()) if arr.size else 0
-    dtype = np.dtype(np.uint16 if top <= 0xFFFF else np.uint32)
+    dtype = label_dtype(int(arr.max()) if arr.size else 0)
     import tifffile
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    axes = IMAGEJ_AXES.get(arr.ndim)
+    if imagej and dtype == np.uint16 and axes is not None:
+        tifffile.imwrite(path, arr.astype(dtype, copy=False), imagej=True,
+                         metadata={"axes": axes}, compression=None)
+        return path
     options = {"compression": "zlib", "photometric": "minisblack"}
     if arr.ndim <= 2:
         tifffile.imwrite(path, arr.astype(dtype), **options)

@@ -13,7 +13,7 @@ import pytest
 import tifffile
 
 import napari_sam2
-from napari_sam2.cli import _frame_order, build_parser, main
+from napari_sam2.cli import build_parser, main
 
 SRC = str(Path(napari_sam2.__file__).resolve().parents[1])
 
@@ -113,10 +113,25 @@ def test_unknown_model_and_bad_range(tmp_path, stack, prompts, capsys):
     assert "not within" in _error(capsys)
 
 
-def test_frame_order_covers_range():
-    assert _frame_order("forward", [2, 4], 0, 10) == [(2, False, 7)]
-    assert _frame_order("backward", [2, 4], 1, 10) == [(4, True, 3)]
-    assert _frame_order("both", [2, 4], 0, 5) == [(2, False, 2), (2, True, 2)]
+class _Prompted:
+    """A session with prompts on frames 2 and 4 of 10, for planning only."""
+
+    num_frames = 10
+    obj_ids = (1,)
+
+    def prompted_frames(self, obj_id):
+        return [2, 4]
+
+
+def test_cli_frame_order_is_the_engine_plan():
+    """--start/--stop [start, stop) is the plan's [first, last = stop - 1]: forward
+    from the first prompted frame, backward from the last, both from the first."""
+    from napari_sam2.engine.plan import make_plan
+
+    s = _Prompted()
+    assert make_plan(s, "forward", 0, 9).passes == ((2, False, 7),)
+    assert make_plan(s, "backward", 1, 9).passes == ((4, True, 3),)
+    assert make_plan(s, "both", 0, 4).passes == ((2, False, 2), (2, True, 2))
 
 
 def test_export_tiff_and_ctc(tmp_path, capsys):
@@ -187,7 +202,7 @@ def test_demo_subprocess(tmp_path, standin):
 @pytest.mark.slow
 def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
         tmp_path, stack, prompts, standin, monkeypatch):
-    from napari_sam2 import cli
+    from napari_sam2.engine import runner
     from napari_sam2.engine import session as session_module
 
     seen = {}
@@ -199,15 +214,15 @@ def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
             super().__init__(*a, **kw)
 
     monkeypatch.setattr(session_module, "VideoSession", Recording)
-    monkeypatch.setattr(cli, "LABELS_IN_RAM_BYTES", 0)  # every stack counts as big
+    monkeypatch.setattr(runner, "LABELS_IN_RAM_BYTES", 0)  # every stack counts as big
     buffers = []
-    real_buffer = cli.label_buffer
+    real_buffer = runner.label_buffer
 
     def recording_buffer(*a):
         buffers.append(real_buffer(*a))
         return buffers[-1]
 
-    monkeypatch.setattr(cli, "label_buffer", recording_buffer)
+    monkeypatch.setattr(runner, "label_buffer", recording_buffer)
     out = tmp_path / "out" / "labels.tif"
     assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
                  "--checkpoint", str(standin), "--image-size", "256", "--device", "cpu",

@@ -1,4 +1,4 @@
-"""Qt-free adapter tests: layout, labels merging with undo, writer, sample data, plans."""
+"""Qt-free adapter tests: layout, labels merging with undo, writer, sample data, settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from napari.layers import Labels, Points
 from napari_sam2._napari.labels import LabelsEditor, merge_frame
 from napari_sam2._napari.layout import StackLayout, check_dtype
 from napari_sam2._napari.prompts import collect_prompts, prepare_points_layer, toggle_polarity
-from napari_sam2._napari.propagation import PropagationRun, make_plan
+from napari_sam2._napari.propagation import PropagationRun
 from napari_sam2._napari.sample_data import make_timelapse, make_zstack, timelapse_sample
 from napari_sam2._napari.writer import write_labels
 
@@ -101,21 +101,37 @@ def test_sample_data():
     assert kind == "image" and data.ndim == 3 and kwargs["name"]
 
 
-class _FakeSession:
-    num_frames = 10
-    obj_ids = (1,)
+def test_plugin_settings_one_value_with_replace():
+    from dataclasses import replace
 
-    def prompted_frames(self, obj_id):
-        return [3]
+    from napari_sam2._napari.settings import PluginSettings
+
+    s = PluginSettings(device="cpu", image_size=256, fill_hole_area=8)
+    assert s.model_spec.device == "cpu" and s.model_spec.image_size == 256
+    t = replace(s, overwrite=True)
+    assert t.overwrite and not s.overwrite and t.model_spec == s.model_spec  # same model
+    assert replace(s, bfloat16=True).model_spec != s.model_spec
+    with pytest.raises(ValueError, match="multiple of 32"):
+        replace(s, image_size=100)
+    with pytest.raises(ValueError, match=">= 0"):
+        PluginSettings(fill_hole_area=-1)
 
 
-def test_plan_ranges():
-    s = _FakeSession()
-    assert make_plan(s, "forward").start == 3 and make_plan(s, "forward").total == 7
-    assert make_plan(s, "backward").total == 4
-    assert make_plan(s, "both", 1, 5).total == 3 + 3
-    with pytest.raises(ValueError):
-        make_plan(s, "sideways")
+def test_session_state_sends_only_changes():
+    from napari_sam2._napari.prompts import FramePrompt
+    from napari_sam2._napari.state import SessionState
+
+    st = SessionState(session=None, layout=None)
+    click = FramePrompt(((1.0, 2.0),), (1,))
+    assert st.changed({(0, 1): click, (2, 3): click}) == [(0, 1), (2, 3)]
+    st.mark_sent((0, 1), click)
+    st.mark_sent((2, 3), click)
+    assert st.changed({(0, 1): click, (2, 3): click}) == []
+    assert st.changed({(0, 1): click}) == [(2, 3)]  # a removed prompt counts as a change
+    st.forget_object(3)
+    assert dict(st.sent) == {(0, 1): click}
+    with pytest.raises(TypeError):
+        st.sent[(5, 5)] = click  # read-only: changes go through mark_sent
 
 
 def test_worker_runs_fake_generator_and_cancels(qtbot):

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from napari_sam2._napari.controller import Sam2Controller
-from napari_sam2._napari.models import ModelSpec
+from napari_sam2._napari.settings import PluginSettings
 
 
 def _layer(viewer, name):
@@ -59,9 +59,10 @@ def segment_layers(
     ctrl.shapes_layer = _layer(viewer, boxes)
     ctrl.labels_layer = _layer(viewer, labels)
     ctrl.frame_axis, ctrl.channel_axis, ctrl.channel = frame_axis, channel_axis, channel
-    ctrl.model_spec = ModelSpec(model, checkpoint, device, image_size)
-    ctrl.overwrite, ctrl.threaded = overwrite, threaded
-    ctrl.fill_hole_area, ctrl.non_overlap = fill_hole_area, non_overlap
+    ctrl.apply_settings(PluginSettings(
+        preset=model, checkpoint=checkpoint, device=device, image_size=image_size,
+        overwrite=overwrite, fill_hole_area=fill_hole_area, non_overlap=non_overlap))
+    ctrl.threaded = threaded
     ctrl.ensure_layers()
     ctrl.update_prompts()
     if propagate:

@@ -8,8 +8,6 @@ calls that bring it up to date. No tracking logic lives here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from psygnal import Signal
 
@@ -21,14 +19,10 @@ from napari_sam2._napari.models import ModelSpec, get_model, is_loaded
 from napari_sam2._napari.objects import ObjectEditing
 from napari_sam2._napari.prefetch import Prefetcher
 from napari_sam2._napari.prompts import FramePrompt, collect_prompts, place_records, to_records
-from napari_sam2._napari.propagation import PropagationRun, iterate_plan, make_plan
-
-
-@dataclass
-class _SessionState:
-    session: object
-    layout: StackLayout
-    sent: dict  # {(frame, obj_id): FramePrompt} as last given to the session
+from napari_sam2._napari.propagation import PropagationRun
+from napari_sam2._napari.settings import PluginSettings
+from napari_sam2._napari.state import SessionState
+from napari_sam2.engine.plan import iterate_plan, make_plan
 
 
 class Sam2Controller(LayerBinding, ObjectEditing):
@@ -41,18 +35,27 @@ class Sam2Controller(LayerBinding, ObjectEditing):
 
     def __init__(self, viewer) -> None:
         super().__init__(viewer)
-        self.model_spec = ModelSpec()
-        self.overwrite = False
-        self.fill_hole_area = 0  # post-processing of every mask (see VideoSession)
-        self.non_overlap = False
+        self.settings = PluginSettings()
         self.threaded = True
         self.run: PropagationRun | None = None
-        self._states: dict[tuple, _SessionState] = {}
+        self._states: dict[tuple, SessionState] = {}
         self._candidate_index: dict[tuple[int, int], int] = {}
         self._muted = False  # True while we edit the prompt layers ourselves
         self._loading = None  # the worker loading (maybe downloading) the model
         self._removed = None
         self.prefetcher = Prefetcher(self._prefetch_target)
+
+    def apply_settings(self, settings: PluginSettings) -> None:
+        """Use ``settings`` from now on: a new model choice gets its own session on the
+        next click; post-processing applies to the masks computed from then on."""
+        if not isinstance(settings, PluginSettings):
+            raise TypeError(f"expected PluginSettings, got {type(settings).__name__}")
+        self.settings = settings
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The model chosen by the settings."""
+        return self.settings.model_spec
 
     @property
     def editor(self) -> LabelsEditor:
@@ -91,7 +94,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         worker.start()
 
     # -- sessions --------------------------------------------------------------
-    def state(self, create: bool = True) -> _SessionState | None:
+    def state(self, create: bool = True) -> SessionState | None:
         """The session for the current image/layout/channel/model (created on
         demand unless ``create`` is False: then None if there is none yet)."""
         from napari_sam2 import VideoSession
@@ -109,11 +112,11 @@ class Sam2Controller(LayerBinding, ObjectEditing):
             )
             model = get_model(self.model_spec)
             session = VideoSession(model, data, **layout.session_kwargs(self.channel))
-            self._states[key] = _SessionState(session, layout, {})
+            self._states[key] = SessionState(session, layout)
         st = self._states[key]
         # Post-processing applies to the masks computed from now on.
-        st.session.fill_hole_area = int(self.fill_hole_area)
-        st.session.non_overlap = bool(self.non_overlap)
+        st.session.fill_hole_area = int(self.settings.fill_hole_area)
+        st.session.non_overlap = bool(self.settings.non_overlap)
         return st
 
     def _prefetch_target(self):
@@ -165,26 +168,21 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         now = collect_prompts(
             self.points_layer, self.shapes_layer, self.labels_layer, st.layout, self.current_object
         )
-        changed = {
-            k
-            for k in set(now) | set(st.sent)
-            if now.get(k, FramePrompt()) != st.sent.get(k, FramePrompt())
-        }
+        changed = st.changed(now)
         written = []
         with self.editor.group():  # one undo step for this interaction
-            for frame, obj_id in sorted(changed):
+            for frame, obj_id in changed:
                 prompt = now.get((frame, obj_id), FramePrompt())
                 if obj_id <= 0:
-                    st.sent[(frame, obj_id)] = prompt
+                    st.mark_sent((frame, obj_id), prompt)
                     raise ValueError(
                         "label 0 is the background: select a label id >= 1 for the object"
                     )
                 try:
                     result = self._send(st, frame, obj_id, prompt)
                 finally:
-                    st.sent[(frame, obj_id)] = (
-                        prompt  # a bad prompt is reported once, not on every edit
-                    )
+                    # A bad prompt is reported once, not on every edit.
+                    st.mark_sent((frame, obj_id), prompt)
                 if result is not None:  # a click changes its own object only
                     self.write_result(result, st.layout, only=obj_id)
                 written.append(frame)
@@ -192,26 +190,18 @@ class Sam2Controller(LayerBinding, ObjectEditing):
             self.objects_changed.emit()
         return written
 
-    def _send(self, st: _SessionState, frame: int, obj_id: int, prompt: FramePrompt):
-        session = st.session
+    def _send(self, st: SessionState, frame: int, obj_id: int, prompt: FramePrompt):
+        """Make the session's prompt on ``frame`` this one; the frame's result, or
+        None when the prompt is empty (the object's label there is cleared)."""
         self._candidate_index.pop((frame, obj_id), None)
+        box = None if prompt.box is None else np.asarray(prompt.box)
+        points = np.asarray(prompt.points) if prompt.points else None
+        labels = np.asarray(prompt.labels) if prompt.points else None
+        result = st.session.set_prompt(frame, obj_id, box=box, points=points, labels=labels)
         if prompt.empty:
-            if obj_id in session.obj_ids:
-                session.clear_frame(frame, obj_id)
-                if not session.prompted_frames(obj_id):
-                    session.remove_object(obj_id)
             self.editor.clear_object(obj_id, st.layout.labels_index(frame))
             return None
-        if prompt.box is not None:
-            result = session.add_box(frame, obj_id, np.asarray(prompt.box), clear=True)
-            if prompt.points:
-                result = session.add_points(
-                    frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels), clear=False
-                )
-            return result
-        return session.add_points(
-            frame, obj_id, np.asarray(prompt.points), np.asarray(prompt.labels)
-        )
+        return result
 
     def write_result(
         self, result, layout: StackLayout | None = None, only: int | None = None
@@ -222,7 +212,9 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         ids, masks = result.obj_ids, result.masks
         if only is not None:
             ids, masks = (only,), [result.mask_of(only)]
-        self.editor.write_plane(layout.labels_index(result.frame), ids, masks, self.overwrite)
+        self.editor.write_plane(
+            layout.labels_index(result.frame), ids, masks, self.settings.overwrite
+        )
         self.frame_written.emit(result.frame)
 
     @notify.reports_errors

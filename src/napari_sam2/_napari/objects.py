@@ -90,7 +90,7 @@ class ObjectEditing:
         for st in self._states.values():
             if obj_id in st.session.obj_ids:
                 st.session.remove_object(obj_id)
-            st.sent = {k: v for k, v in st.sent.items() if k[1] != obj_id}
+            st.forget_object(obj_id)
         if self.labels_layer is not None:
             self.editor.clear_object(obj_id)
         self.objects_changed.emit()
@@ -109,5 +109,5 @@ class ObjectEditing:
             self._muted = False
         # Prompted slices are segmented again; propagated slices came back with the undo.
         for st in self._states.values():
-            st.sent = {k: v for k, v in st.sent.items() if k[1] != removed.obj_id}
+            st.forget_object(removed.obj_id)
         self.update_prompts()

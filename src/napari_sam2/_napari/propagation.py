@@ -4,76 +4,13 @@ The session's generator runs in a worker thread; each finished frame comes
 back to the GUI thread through the worker's ``yielded`` signal and is
 written there. ``worker.quit()`` stops between frames, so frames already
 written stay. The generator is closed on the GUI thread once the worker is
-done (never while it runs).
+done (never while it runs). Which frames a run visits is the engine's
+:mod:`napari_sam2.engine.plan`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-
-DIRECTIONS = ("forward", "backward", "both")
-
-
-@dataclass(frozen=True)
-class PropagationPlan:
-    """Which frames a run visits: a direction, an anchor frame and a range."""
-
-    direction: str
-    start: int  # anchor: where tracking starts (a prompted frame)
-    first: int  # the range [first, last] to fill
-    last: int
-
-    @property
-    def total(self) -> int:
-        """Number of results the run will yield (the anchor twice for 'both')."""
-        if self.direction == "forward":
-            return self.last - self.start + 1
-        if self.direction == "backward":
-            return self.start - self.first + 1
-        return (self.last - self.start + 1) + (self.start - self.first + 1)
-
-
-def make_plan(
-    session,
-    direction: str,
-    first: int | None = None,
-    last: int | None = None,
-    anchor: int | None = None,
-) -> PropagationPlan:
-    """Plan a run over ``[first, last]`` (default: the whole stack) from ``anchor``.
-
-    Without an anchor (or one outside the range) it is the earliest prompted
-    frame inside the range for forward and both, the latest for backward.
-    Starting at a refined slice leaves the slices on the other side alone.
-    ``ValueError`` without any prompt.
-    """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    n = session.num_frames
-    first = 0 if first is None else int(first)
-    last = n - 1 if last is None else int(last)
-    if not 0 <= first <= last < n:
-        raise ValueError(f"frame range {first}..{last} is not inside 0..{n - 1}")
-    prompted = sorted({f for o in session.obj_ids for f in session.prompted_frames(o)})
-    if not prompted:
-        raise ValueError("no prompts yet: click on an object (or draw a box) first")
-    inside = [f for f in prompted if first <= f <= last]
-    if anchor is not None and first <= anchor <= last:
-        return PropagationPlan(direction, int(anchor), first, last)
-    if direction == "backward":
-        start = inside[-1] if inside else last
-    else:
-        start = inside[0] if inside else first
-    return PropagationPlan(direction, start, first, last)
-
-
-def iterate_plan(session, plan: PropagationPlan) -> Iterator:
-    """The session's results for a plan (the engine does all the tracking)."""
-    if plan.direction in ("forward", "both"):
-        yield from session.propagate(plan.start, max_frames=plan.last - plan.start)
-    if plan.direction in ("backward", "both"):
-        yield from session.propagate(plan.start, reverse=True, max_frames=plan.start - plan.first)
 
 
 class PropagationRun:

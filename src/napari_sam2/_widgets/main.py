@@ -200,10 +200,7 @@ class Sam2Widget(QWidget):
         c.labels_layer = self.labels.layer()
         c.points_layer = self.points.layer()
         c.shapes_layer = self.boxes.layer()
-        c.model_spec = self.settings.spec()
-        c.overwrite = self.settings.overwrite.isChecked()
-        c.fill_hole_area = self.settings.fill_holes.value()
-        c.non_overlap = self.settings.non_overlap.isChecked()
+        c.apply_settings(self.settings.value())
         self._connect_layers()
         try:
             self.propagation.set_num_frames(

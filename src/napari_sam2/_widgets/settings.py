@@ -15,14 +15,15 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_sam2._napari.models import ModelSpec
+from napari_sam2._napari.settings import PluginSettings
 from napari_sam2.engine.device import DEVICE_CHOICES
 
 IMAGE_SIZES = (1024, 512, 256)
 
 
 class ModelSettings(QWidget):
-    """Emits nothing itself; :meth:`spec` reads the current choice."""
+    """Emits nothing itself; :meth:`value` reads the current choice as one
+    :class:`PluginSettings`, :meth:`show_settings` sets the controls from one."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -93,11 +94,27 @@ class ModelSettings(QWidget):
         if path:
             self.checkpoint.setText(path)
 
-    def spec(self) -> ModelSpec:
-        return ModelSpec(
+    def value(self) -> PluginSettings:
+        """The settings the controls show now."""
+        return PluginSettings(
             preset=self.preset.currentText(),
             checkpoint=self.checkpoint.text().strip() or None,
             device=self.device.currentText(),
             image_size=int(self.image_size.currentText()),
             bfloat16=self.bfloat16.isChecked(),
+            overwrite=self.overwrite.isChecked(),
+            fill_hole_area=self.fill_holes.value(),
+            non_overlap=self.non_overlap.isChecked(),
         )
+
+    def show_settings(self, settings: PluginSettings) -> None:
+        """Set the controls to ``settings`` (choices a control does not offer are left)."""
+        self.preset.setCurrentText(settings.preset)
+        self.checkpoint.setText(settings.checkpoint or "")
+        self.device.setCurrentText(settings.device)
+        self.image_size.setCurrentText(str(settings.image_size))
+        self.bfloat16.setChecked(settings.bfloat16)
+        self.overwrite.setChecked(settings.overwrite)
+        self.fill_holes.setValue(settings.fill_hole_area)
+        self.non_overlap.setChecked(settings.non_overlap)
+        self.checkpoint.editingFinished.emit()  # setText alone does not tell listeners

@@ -1,0 +1,48 @@
+"""The plugin's settings as one frozen value (Qt-free).
+
+The widget builds a :class:`PluginSettings` from its controls and hands it to
+the controller in one call (``controller.apply_settings``); scripts build
+one directly or change one with ``dataclasses.replace``. One value instead of
+a dozen attributes set one by one means the controller never sees half an
+update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from napari_sam2._napari.models import ModelSpec
+
+__all__ = ["PluginSettings"]
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """Model choice (preset, checkpoint, device, input size, precision) and how
+    masks are post-processed and written.
+
+    ``checkpoint`` None: the weights cache (downloaded on first use);
+    ``image_size`` below 1024 is faster and coarser; ``bfloat16`` is used on a
+    CUDA GPU only; ``overwrite``: masks may replace other objects' labels;
+    ``fill_hole_area`` and ``non_overlap`` as in ``VideoSession``.
+    """
+
+    preset: str = "sam2.1_hiera_tiny"
+    checkpoint: str | None = None
+    device: str = "auto"
+    image_size: int = 1024
+    bfloat16: bool = False
+    overwrite: bool = False
+    fill_hole_area: int = 0
+    non_overlap: bool = False
+
+    def __post_init__(self) -> None:
+        if self.image_size <= 0 or self.image_size % 32:
+            raise ValueError(f"image size must be a positive multiple of 32, got {self.image_size}")
+        if self.fill_hole_area < 0:
+            raise ValueError(f"fill holes area must be >= 0, got {self.fill_hole_area}")
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The part that decides which model is loaded (the key of the model cache)."""
+        return ModelSpec(self.preset, self.checkpoint, self.device, self.image_size, self.bfloat16)
