@@ -59,7 +59,7 @@ def make_stack(spec: StackSpec = DEFAULT_SPEC, seed: int = 0) -> SyntheticStack:
     debris = optics.add_debris(debris_rng, spec, labels, fluo)
     fluo += optics.autofluorescence(light_rng, spec)
     fluo *= optics.illumination(light_rng, spec)
-    events = optics.plan_occlusions(occ_rng, spec)
+    events = optics.plan_occlusions(occ_rng, spec, labels)
     optics.apply_blobs(events, fluo)
     if spec.blur > 0:
         fluo = optics.ndi.gaussian_filter(fluo, (0, spec.blur, spec.blur))
@@ -67,5 +67,5 @@ def make_stack(spec: StackSpec = DEFAULT_SPEC, seed: int = 0) -> SyntheticStack:
     occluded = np.zeros(spec.frames, bool)
     for e in events:
         occluded[list(e["frames"])] = True
-    image = optics.camera(cam_rng, spec, fluo)
+    image = optics.camera(cam_rng, spec, fluo, labels)
     return SyntheticStack(image, labels, parents, spec, int(seed), debris, occluded)

@@ -50,7 +50,7 @@ class Cell:
         waist = 0.0
         if progress > 0:  # stretch along the long axis, pinch, two nuclei move apart
             a, b = a * (1.0 + 0.5 * progress), b * (1.0 - 0.12 * progress)
-            waist = 0.42 * progress**2
+            waist = 0.5 * progress**1.5
             _, _, fa, fb = self.nucleus
             sep = 0.5 * progress
             shrink = 1.0 - 0.3 * progress

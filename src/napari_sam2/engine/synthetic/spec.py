@@ -24,6 +24,7 @@ class StackSpec:
     divisions: bool = True  # time-lapse: mothers elongate, pinch and split into two new ids
     enter_leave: bool = True  # time-lapse: cells drift in through and out of the borders
     touching: bool = True  # neighbours may touch (overlap is split between them)
+    packing: float = 0.8  # touching: closest centre distance, in units of the two radii summed
     noise: float = 0.1  # shot noise: coefficient of variation at cytoplasm brightness (0: none)
     blur: float = 1.0  # PSF Gaussian sigma, px
     background: float = 0.3  # uneven illumination: 0 flat .. 1 strong vignetting/gradient
@@ -63,7 +64,7 @@ PRESETS: dict[str, StackSpec] = {
     "timelapse": StackSpec(),
     "zstack": StackSpec(kind="zstack", divisions=False, enter_leave=False),
     # Hard cases for the quality benchmark.
-    "dense": StackSpec(cells=(28, 40), radius=(12.0, 20.0), speed=1.0),
+    "dense": StackSpec(cells=(40, 50), radius=(12.0, 20.0), packing=0.65, speed=1.0),
     "sparse_small": StackSpec(cells=(2, 5), radius=(6.0, 10.0)),
     "debris": StackSpec(distractors=12),
     "occluded": StackSpec(occlusion=2),

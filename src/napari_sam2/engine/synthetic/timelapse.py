@@ -14,7 +14,7 @@ UNSEEN_FRAMES = 8  # a new cell that has not shown up in the field by then is dr
 
 def gap_for(spec: StackSpec) -> float:
     """Closest allowed centre distance, as a fraction of the sum of two radii."""
-    return 0.8 if spec.touching else 1.55
+    return spec.packing if spec.touching else 1.55
 
 
 class _Ids:
@@ -94,7 +94,7 @@ def _divide(rng, spec: StackSpec, mother: Cell, new_id, t: int) -> list[Cell]:
     kick = 0.6 + 0.4 * spec.speed
     out = []
     for sign in (-1.0, 1.0):
-        off = sign * 0.5 * s.a
+        off = sign * 0.45 * s.a
         d = random_cell(
             rng,
             spec,
