@@ -156,7 +156,13 @@ def test_presets_all_work():
 
 @pytest.mark.parametrize(
     "bad",
-    [{"kind": "movie"}, {"dtype": "float32"}, {"cells": (5, 2)}, {"radius": (0, 3)}],
+    [
+        {"kind": "movie"},
+        {"dtype": "float32"},
+        {"cells": (5, 2)},
+        {"radius": (0, 3)},
+        {"elongation": (0.5, 1.0)},
+    ],
 )
 def test_bad_spec(bad):
     with pytest.raises(ValueError):

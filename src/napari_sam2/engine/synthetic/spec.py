@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,7 +19,7 @@ class StackSpec:
     frames: int = 20  # T, or Z slices
     size: tuple[int, int] = (256, 256)  # (H, W)
     cells: tuple[int, int] = (3, 10)  # min, max number of cells at the start (inclusive)
-    radius: tuple[float, float] = (10.0, 30.0)  # min, max cell radius (mean of the semi-axes)
+    radius: tuple[float, float] = (10.0, 30.0)  # min, max radius of a grown cell, sqrt(a * b)
     dtype: str = "uint16"  # "uint8" or "uint16"
     divisions: bool = True  # time-lapse: mothers elongate, pinch and split into two new ids
     enter_leave: bool = True  # time-lapse: cells drift in through and out of the borders
@@ -47,6 +47,10 @@ class StackSpec:
             raise ValueError("need at least 1 frame and 8x8 pixels")
         if not 0 <= self.cells[0] <= self.cells[1]:
             raise ValueError(f"cells must be (min, max) with 0 <= min <= max, not {self.cells}")
+        if not 1.0 <= self.elongation[0] <= self.elongation[1]:
+            raise ValueError(
+                f"elongation must be (min, max) with 1 <= min <= max, not {self.elongation}"
+            )
         if not 0 < self.radius[0] <= self.radius[1]:
             raise ValueError(f"radius must be (min, max) with 0 < min <= max, not {self.radius}")
 
@@ -95,7 +99,7 @@ class SyntheticStack:
     spec: StackSpec
     seed: int
     debris: np.ndarray | None = None  # (T, H, W) bool: where unlabelled debris lies, or None
-    occluded: np.ndarray = field(default=None)  # (T,) bool: frames touched by an occlusion event
+    occluded: np.ndarray | None = None  # (T,) bool: frames touched by an occlusion event
 
     @property
     def ids(self) -> list[int]:

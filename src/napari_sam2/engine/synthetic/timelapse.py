@@ -124,7 +124,7 @@ def _move(rng, spec: StackSpec, cells: list[Cell]) -> None:
         c.y += c.drift[0] + c.vy
         c.x += c.drift[1] + c.vx
         c.scale = min(1.0, c.scale + 0.5 / max(spec.cycle, 1))
-        c.evolve(rng, spec.deformation)
+        c.evolve(rng, spec)
         if not spec.enter_leave:  # bounce off the borders, centres stay in the field
             m = 0.6 * c.radius
             for axis, hi in (("y", h), ("x", w)):
