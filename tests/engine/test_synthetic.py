@@ -15,6 +15,7 @@ from napari_sam2.engine.synthetic import (
     box_of,
     click_point,
     make_stack,
+    random_spec,
 )
 
 SMALL = StackSpec(frames=12, size=(128, 128), cells=(3, 6), radius=(8.0, 16.0))
@@ -152,6 +153,17 @@ def test_presets_all_work():
     assert StackSpec.preset("dense", dtype="uint8").dtype == "uint8"
     with pytest.raises(ValueError):
         StackSpec.preset("nope")
+
+
+def test_random_spec_varies_and_keeps_fixed_fields():
+    a = [random_spec(np.random.default_rng(1000 + i), frames=5, size=(96, 96)) for i in range(12)]
+    b = [random_spec(np.random.default_rng(1000 + i), frames=5, size=(96, 96)) for i in range(12)]
+    assert a == b  # deterministic per generator state
+    assert all(s.frames == 5 and s.size == (96, 96) for s in a)
+    assert len({s.noise for s in a}) == 12 and len({s.kind for s in a}) == 2
+    for i, spec in enumerate(a[:4]):
+        st = make_stack(spec, 1000 + i)
+        assert st.image.shape == (5, 96, 96) and st.image.dtype == np.dtype(spec.dtype)
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ sets: training draws seeds >= 1000 (`TRAIN_SEED_START`), held-out tests and
 benchmarks use seeds < 1000.** The same seed with a different noise, blur,
 background or debris setting gives the same cells (independent random streams).
 
-`click_point` and `box_of` make prompts from a label image.
+`random_spec(rng)` draws varied specs for training; `click_point` and `box_of`
+make prompts from a label image.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 from napari_sam2.engine.synthetic import optics, timelapse, zstack
 from napari_sam2.engine.synthetic.prompts import box_of, click_point
 from napari_sam2.engine.synthetic.shapes import make_texture
-from napari_sam2.engine.synthetic.spec import PRESETS, StackSpec, SyntheticStack
+from napari_sam2.engine.synthetic.spec import PRESETS, StackSpec, SyntheticStack, random_spec
 
 __all__ = [
     "PRESETS",
@@ -41,6 +42,7 @@ __all__ = [
     "box_of",
     "click_point",
     "make_stack",
+    "random_spec",
 ]
 
 TRAIN_SEED_START = 1000  # training seeds are >= this; held-out seeds are below it

@@ -82,6 +82,42 @@ PRESETS: dict[str, StackSpec] = {
 }
 
 
+def random_spec(rng: np.random.Generator, **fixed) -> StackSpec:
+    """A varied spec for training (domain randomisation); `fixed` fields are kept as given.
+
+    Draws the kind (3 in 4 time-lapses), cell count and size, shape, packing,
+    motion, optics (noise, blur, illumination), bit depth and hard cases.
+    """
+    size = fixed.get("size", StackSpec.size)
+    scale = min(size) / 256
+    r_lo = rng.uniform(6.0, 20.0) * scale
+    kind = "timelapse" if rng.random() < 0.75 else "zstack"
+    drawn = {
+        "kind": kind,
+        "cells": (int(rng.integers(1, 8)), int(rng.integers(8, 30))),
+        "radius": (r_lo, r_lo * rng.uniform(1.2, 2.5)),
+        "dtype": "uint8" if rng.random() < 0.3 else "uint16",
+        "divisions": kind == "timelapse" and rng.random() < 0.7,
+        "enter_leave": kind == "timelapse" and rng.random() < 0.7,
+        "touching": rng.random() < 0.8,
+        "packing": rng.uniform(0.65, 0.9),
+        "noise": rng.uniform(0.02, 0.35),
+        "blur": rng.uniform(0.5, 2.0),
+        "background": rng.uniform(0.0, 0.7),
+        "autofluorescence": rng.uniform(0.02, 0.3),
+        "speed": rng.uniform(0.3, 3.0) * scale,
+        "elongation": (1.0, rng.uniform(1.1, 2.2)),
+        "deformation": rng.uniform(0.02, 0.15),
+        "cycle": int(rng.integers(15, 60)),
+        "z_step": rng.uniform(1.5, 5.0),
+        "defocus": rng.uniform(0.2, 1.0),
+        "distractors": int(rng.poisson(2.0)) if rng.random() < 0.4 else 0,
+        "occlusion": int(rng.random() < 0.2),
+    }
+    drawn.update(fixed)
+    return StackSpec(**drawn)
+
+
 @dataclass(frozen=True, eq=False)
 class SyntheticStack:
     """A generated stack and its ground truth.
