@@ -31,7 +31,7 @@ import numpy as np
 
 from napari_sam2.engine.synthetic import optics, timelapse, zstack
 from napari_sam2.engine.synthetic.prompts import box_of, click_point
-from napari_sam2.engine.synthetic.shapes import make_texture
+from napari_sam2.engine.synthetic.shapes import texture_bank
 from napari_sam2.engine.synthetic.spec import PRESETS, StackSpec, SyntheticStack, random_spec
 
 __all__ = [
@@ -55,7 +55,7 @@ def make_stack(spec: StackSpec = DEFAULT_SPEC, seed: int = 0) -> SyntheticStack:
     """Generate one stack and its ground truth; the same (spec, seed) gives the same stack."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
     cells_rng, debris_rng, light_rng, occ_rng, cam_rng = streams
-    texture = make_texture(cells_rng)
+    texture = texture_bank()
     sim = zstack.simulate if spec.kind == "zstack" else timelapse.simulate
     labels, fluo, parents = sim(spec, cells_rng, texture)
     debris = optics.add_debris(debris_rng, spec, labels, fluo)
