@@ -28,6 +28,7 @@ make prompts from a label image.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from napari_sam2.engine.synthetic import optics, timelapse, zstack
 from napari_sam2.engine.synthetic.prompts import box_of, click_point
@@ -64,7 +65,7 @@ def make_stack(spec: StackSpec = DEFAULT_SPEC, seed: int = 0) -> SyntheticStack:
     events = optics.plan_occlusions(occ_rng, spec, labels)
     optics.apply_blobs(events, fluo)
     if spec.blur > 0:
-        fluo = optics.ndi.gaussian_filter(fluo, (0, spec.blur, spec.blur))
+        fluo = ndi.gaussian_filter(fluo, (0, spec.blur, spec.blur))  # the PSF
     optics.apply_bad_frames(events, fluo)
     occluded = np.zeros(spec.frames, bool)
     for e in events:
