@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill-holes", type=int, default=0, metavar="AREA",
                    help="fill holes of up to AREA pixels of the 256 x 256 low-resolution mask "
                         "(SAM 2's own GPU default is 8; default 0: off)")
+    p.add_argument("--long-stack", action="store_true",
+                   help="long-stack mode: SAM2Long's memory tree keeps several hypotheses per object "
+                        "(slower, more robust over long stacks)")
+    p.add_argument("--pathways", type=int, default=3, metavar="P",
+                   help="long-stack mode: hypotheses kept per object (default 3)")
+    p.add_argument("--iou-threshold", type=float, default=0.1, metavar="T",
+                   help="long-stack mode: frames whose mask has a predicted IoU above T are "
+                        "remembered (default 0.1)")
+    p.add_argument("--uncertainty", type=float, default=2.0, metavar="U",
+                   help="long-stack mode: below this |object score| keep differing hypotheses "
+                        "(default 2)")
     p.add_argument("--non-overlap", action="store_true",
                    help="each pixel goes to at most one object, the most confident")
     _model_options(p)
@@ -160,8 +171,18 @@ def cmd_models(args: argparse.Namespace) -> None:
 def _options(args: argparse.Namespace):
     from napari_sam2.engine.runner import SegmentOptions
 
+    from napari_sam2.engine.memory_tree import MemoryTree
+
+    tree = None
+    if args.long_stack:
+        try:
+            tree = MemoryTree(args.pathways, args.iou_threshold, args.uncertainty)
+        except ValueError as err:  # name the options, not the Python keywords
+            raise UserError(f"--long-stack options: {err} (see --pathways, --iou-threshold, "
+                            "--uncertainty)") from None
     return SegmentOptions(direction=args.direction, start=args.start, stop=args.stop,
-                          fill_hole_area=args.fill_holes, non_overlap=args.non_overlap)
+                          fill_hole_area=args.fill_holes, non_overlap=args.non_overlap,
+                          memory_tree=tree)
 
 
 def _load_model(args: argparse.Namespace):

@@ -241,3 +241,28 @@ def test_bfloat16_without_a_gpu_is_a_user_error(tmp_path, stack, prompts, capsys
                  "--device", "cpu", "--precision", "bfloat16"]) == 1
     assert "bfloat16' needs a CUDA GPU" in _error(capsys)
     assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.slow
+def test_long_stack_options_reach_the_session(tmp_path, stack, prompts, standin, monkeypatch, capsys):
+    from napari_sam2.engine import session as session_module
+    from napari_sam2.engine.memory_tree import MemoryTree
+
+    seen = {}
+    real = session_module.VideoSession
+
+    class Recording(real):
+        def __init__(self, *a, **kw):
+            seen.update(kw)
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(session_module, "VideoSession", Recording)
+    out = tmp_path / "labels.tif"
+    base = ["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
+            "--checkpoint", str(standin), "--image-size", "256", "--device", "cpu", "--no-progress"]
+    assert main([*base, "--long-stack", "--pathways", "2", "--iou-threshold", "0.3"]) == 0
+    assert seen["memory_tree"] == MemoryTree(pathways=2, iou_threshold=0.3)
+    assert tifffile.imread(out).shape == (3, 256, 256)
+    assert main([*base, "--long-stack", "--pathways", "0"]) == 1
+    err = _error(capsys)
+    assert "--pathways" in err and "pathways must be an integer >= 1" in err

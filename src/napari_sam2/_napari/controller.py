@@ -117,6 +117,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         # Post-processing applies to the masks computed from now on.
         st.session.fill_hole_area = int(self.settings.fill_hole_area)
         st.session.non_overlap = bool(self.settings.non_overlap)
+        st.session.memory_tree = self.settings.memory_tree
         return st
 
     def _prefetch_target(self):
@@ -317,11 +318,19 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         editor.begin_run()
         self.progress.emit(0, plan.total)
 
+        visited = set()
+
         def on_frame(result):
             self.write_result(result, st.layout)
-            self.progress.emit(self.run.done, plan.total)
+            visited.add(result.frame)
+            # Long-stack mode yields changed frames again at the end: count frames, not results.
+            self.progress.emit(len(visited), plan.total)
 
         def on_done(cancelled, error):
+            if cancelled and st.session.memory_tree is not None:
+                # The session kept the best pathway's path of the frames visited so far.
+                for frame in sorted(visited):
+                    self.write_result(st.session.result(frame), st.layout)
             editor.end_run()
             self.running_changed.emit(False)
             if getattr(self, "_edited_while_running", False):  # catch up on those edits

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from napari_sam2._napari.models import ModelSpec
+from napari_sam2.engine.memory_tree import MemoryTree
 
 __all__ = ["PluginSettings"]
 
@@ -24,7 +25,8 @@ class PluginSettings:
     ``checkpoint`` None: the weights cache (downloaded on first use);
     ``image_size`` below 1024 is faster and coarser; ``bfloat16`` is used on a
     CUDA GPU only; ``overwrite``: masks may replace other objects' labels;
-    ``fill_hole_area`` and ``non_overlap`` as in ``VideoSession``.
+    ``fill_hole_area``, ``non_overlap`` and ``memory_tree`` (long-stack mode)
+    as in ``VideoSession``.
     """
 
     preset: str = "sam2.1_hiera_tiny"
@@ -35,12 +37,15 @@ class PluginSettings:
     overwrite: bool = False
     fill_hole_area: int = 0
     non_overlap: bool = False
+    memory_tree: MemoryTree | None = None
 
     def __post_init__(self) -> None:
         if self.image_size <= 0 or self.image_size % 32:
             raise ValueError(f"image size must be a positive multiple of 32, got {self.image_size}")
         if self.fill_hole_area < 0:
             raise ValueError(f"fill holes area must be >= 0, got {self.fill_hole_area}")
+        if self.memory_tree is not None and not isinstance(self.memory_tree, MemoryTree):
+            raise ValueError(f"memory_tree must be a MemoryTree or None, got {self.memory_tree!r}")
 
     @property
     def model_spec(self) -> ModelSpec:

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_sam2._napari.settings import PluginSettings
+from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.device import DEVICE_CHOICES
 
 IMAGE_SIZES = (1024, 512, 256)
@@ -62,12 +63,23 @@ class ModelSettings(QWidget):
             "Fill holes in masks up to this area (pixels of the 256 x 256 model mask; "
             "SAM 2's own default on GPUs is 8). 0: off"
         )
+        self.long_stack = QCheckBox("long-stack mode (memory tree)")
+        self.long_stack.setToolTip(
+            "SAM2Long: keep several hypotheses per object and answer with the best path "
+            "through the stack; one wrong slice no longer derails the rest. Slower"
+        )
+        self.pathways = QSpinBox()
+        self.pathways.setRange(1, 8)
+        self.pathways.setValue(3)
+        self.pathways.setToolTip("Hypotheses kept per object in long-stack mode")
         self.non_overlap = QCheckBox("objects never overlap")
         self.non_overlap.setToolTip("Where masks overlap, the most confident object keeps the pixel")
         adv = QFormLayout(self.advanced)
         adv.addRow("input size", self.image_size)
         adv.addRow("fill holes", self.fill_holes)
         adv.addRow(self.non_overlap)
+        adv.addRow(self.long_stack)
+        adv.addRow("pathways", self.pathways)
         adv.addRow(self.bfloat16)
         adv.addRow(self.overwrite)
         self.advanced.toggled.connect(self._show_advanced)
@@ -81,7 +93,8 @@ class ModelSettings(QWidget):
 
     def _show_advanced(self, on: bool) -> None:
         form = self.advanced.layout()
-        for field in (self.image_size, self.fill_holes, self.non_overlap, self.bfloat16, self.overwrite):
+        for field in (self.image_size, self.fill_holes, self.non_overlap, self.long_stack,
+                      self.pathways, self.bfloat16, self.overwrite):
             field.setVisible(on)
             label = form.labelForField(field)
             if label is not None:
@@ -105,6 +118,7 @@ class ModelSettings(QWidget):
             overwrite=self.overwrite.isChecked(),
             fill_hole_area=self.fill_holes.value(),
             non_overlap=self.non_overlap.isChecked(),
+            memory_tree=MemoryTree(pathways=self.pathways.value()) if self.long_stack.isChecked() else None,
         )
 
     def show_settings(self, settings: PluginSettings) -> None:
@@ -117,4 +131,7 @@ class ModelSettings(QWidget):
         self.overwrite.setChecked(settings.overwrite)
         self.fill_holes.setValue(settings.fill_hole_area)
         self.non_overlap.setChecked(settings.non_overlap)
+        self.long_stack.setChecked(settings.memory_tree is not None)
+        if settings.memory_tree is not None:
+            self.pathways.setValue(settings.memory_tree.pathways)
         self.checkpoint.editingFinished.emit()  # setText alone does not tell listeners

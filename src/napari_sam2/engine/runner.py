@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from napari_sam2.engine.labels import label_dtype
+from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.plan import DIRECTIONS, iterate_plan, make_plan
 from napari_sam2.engine.prompt_file import PromptRecord, check_prompts_fit
 
@@ -37,13 +38,15 @@ class SegmentOptions:
     """How to propagate: forward from the first prompted frame, backward from
     the last, or both (forward then backward from the first), over the frame
     range ``[start, stop)`` (``stop`` None: to the end); hole filling and
-    non-overlap post-process every mask as in ``VideoSession``."""
+    non-overlap post-process every mask as in ``VideoSession``; ``memory_tree``
+    turns on the long-stack mode."""
 
     direction: str = "forward"
     start: int = 0
     stop: int | None = None
     fill_hole_area: int = 0
     non_overlap: bool = False
+    memory_tree: MemoryTree | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -114,15 +117,18 @@ def segment_stack(model, frames, records: Sequence[PromptRecord], options: Segme
     src = open_frames(frames)
     start, stop = check_inputs(src, records, options)
     session = session_module.VideoSession(model, src, fill_hole_area=options.fill_hole_area,
-                                          non_overlap=options.non_overlap)
+                                          non_overlap=options.non_overlap,
+                                          memory_tree=options.memory_tree)
     set_prompts(session, records)
     labels = label_buffer((src.num_frames, *src.frame_shape), max(r.obj_id for r in records),
                           None if workdir is None else Path(workdir))
     plan = make_plan(session, options.direction, start, stop - 1)
     if progress is not None:
         progress(0, plan.total)
-    for done, result in enumerate(iterate_plan(session, plan), 1):
+    done = set()  # long-stack mode yields changed frames again at the end
+    for result in iterate_plan(session, plan):
         labels[result.frame] = result.to_labels(src.frame_shape)
+        done.add(result.frame)
         if progress is not None:
-            progress(done, plan.total)
+            progress(len(done), plan.total)
     return labels

@@ -383,6 +383,12 @@ class VideoSession:
             logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
         return logits[:, 0].numpy()
 
+    def result(self, frame: int) -> FrameResult:
+        """The current masks of every object on ``frame`` (empty where an object has none)."""
+        frame = self._check_frame(frame)
+        with self._lock:
+            return self._result(frame)
+
     def _result(self, frame: int) -> FrameResult:
         """Masks of all objects on ``frame`` (absent objects get empty masks)."""
         side = self.model.cfg.low_res_mask_size
