@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))  # tests.engine.test_video_parity.replay
 from _common import describe_machine, standin_model
 
 VIDEO = ["video_single_click", "video_absent", "video_mask_both_ways", "video_multi_refine"]
+LONG = ["long_default", "long_confident"]
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -93,10 +94,29 @@ def video_report(model, folder: Path, name: str) -> None:
           f"{seconds:.0f} s (reference {spec['seconds_reference_cpu']} s on its machine)")
 
 
+def long_report(model, folder: Path, name: str) -> None:
+    """The long-stack mode against SAM2Long's reference: final mask of every frame."""
+    from napari_sam2 import VideoSession
+    from napari_sam2.engine.memory_tree import MemoryTree
+
+    spec, data = _load(folder, name)
+    tree = MemoryTree(spec["num_pathway"], spec["iou_threshold"], spec["uncertainty_threshold"])
+    session = VideoSession(model, data["frames"], memory_tree=tree)
+    p = spec["prompt"]
+    t0 = time.perf_counter()
+    session.set_prompt(p["frame"], p["obj"], box=p.get("box"), points=p.get("points"), labels=p.get("labels"))
+    final = {r.frame: r.low_res_logits[r.obj_ids.index(p["obj"])] for r in session.propagate()}
+    seconds = time.perf_counter() - t0
+    diffs = [np.abs(final[s["frame"]] - data[s["key"]]).mean() for s in spec["steps"]]
+    ious = [_iou(final[s["frame"]] > 0, data[s["key"]] > 0) for s in spec["steps"]]
+    print(f"{name:<21s} {len(diffs):3d} frames:  mean|dlogit| <= {max(diffs):.2e}, "
+          f"IoU >= {min(ious):.4f}; {seconds:.0f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--golden", type=Path, default=REPO.parent / "shared" / "golden")
-    ap.add_argument("--only", nargs="+", default=["image_tiny", *VIDEO])
+    ap.add_argument("--only", nargs="+", default=["image_tiny", *VIDEO, *LONG])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="float32", choices=["float32", "bfloat16"])
@@ -110,6 +130,8 @@ def main() -> None:
     for name in args.only:
         if name == "image_tiny":
             image_report(model, args.golden)
+        elif name.startswith("long_"):
+            long_report(model, args.golden, name)
         else:
             video_report(model, args.golden, name)
 
