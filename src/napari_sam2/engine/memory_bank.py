@@ -19,113 +19,29 @@ hypothesis). Stored entries are reference-counted across forks.
 
 from __future__ import annotations
 
-import enum
-import itertools
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
 
+from napari_sam2.engine.memory_types import (
+    Candidates,
+    Direction,
+    FrameMemory,
+    MemoryKind,
+    MemoryRules,
+    MemorySelection,
+    PointerSlot,
+    SpatialSlot,
+)
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
-from napari_sam2.engine.store import TensorStore
-from napari_sam2.model.config import SAM2Config
+from napari_sam2.engine.store import SharedTensorStore, TensorStore
 from napari_sam2.model.sam2 import MemoryPrompt
 
+__all__ = ["Candidates", "Direction", "FrameMemory", "MemoryBank", "MemoryKind", "MemoryRules",
+           "MemorySelection", "PointerSlot", "SpatialSlot"]
+
 Prompt = PointPrompt | MaskPrompt
-
-
-class Direction(enum.Enum):
-    """The direction of travel of a propagation."""
-
-    FORWARD = 1
-    BACKWARD = -1
-
-    @classmethod
-    def of(cls, reverse: bool) -> Direction:
-        return cls.BACKWARD if reverse else cls.FORWARD
-
-    @property
-    def reverse(self) -> bool:
-        return self is Direction.BACKWARD
-
-
-class MemoryKind(enum.Enum):
-    CONDITIONING = "conditioning"  # a prompted frame: always attended to
-    TRACKED = "tracked"  # a frame propagation reached: attended to while recent
-
-
-@dataclass
-class FrameMemory:
-    """One object's output on one frame."""
-
-    mask_logits: torch.Tensor  # (1, 1, h, w) low-resolution logits
-    obj_ptr: torch.Tensor  # (1, C)
-    object_score: torch.Tensor  # (1, 1)
-    features: torch.Tensor | None = None  # (1, mem_dim, h', w'); None until encoded
-
-
-@dataclass
-class Candidates:
-    """The multimask answer to a single click, for choosing another candidate."""
-
-    mask_logits: torch.Tensor  # (M, h, w)
-    ious: torch.Tensor  # (M,)
-    obj_ptrs: torch.Tensor  # (M, C)
-    object_score: torch.Tensor  # (1, 1)
-    chosen: int
-
-    def memory(self, index: int) -> FrameMemory:
-        return FrameMemory(self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score)
-
-
-@dataclass(frozen=True)
-class MemoryRules:
-    """SAM 2's memory settings for a stack of ``num_frames`` frames."""
-
-    num_frames: int
-    num_maskmem: int = 7  # slot 0 for conditioning frames + 6 recent tracked frames
-    max_obj_ptrs: int = 16
-    signed_pointer_distance: bool = True  # SAM 2.1; SAM 2 uses |distance|
-
-    @classmethod
-    def from_config(cls, cfg: SAM2Config, num_frames: int) -> MemoryRules:
-        return cls(num_frames, cfg.num_maskmem, cfg.max_obj_ptrs_in_encoder, cfg.use_signed_tpos_enc_to_obj_ptrs)
-
-
-@dataclass(frozen=True)
-class SpatialSlot:
-    """A memory frame attended to: ``t_pos`` 0 for conditioning, 1..6 for recent (6 nearest)."""
-
-    frame: int
-    kind: MemoryKind
-    t_pos: int
-
-
-@dataclass(frozen=True)
-class PointerSlot:
-    """An object pointer attended to, at its temporal ``distance`` from the frame."""
-
-    frame: int
-    kind: MemoryKind
-    distance: int
-
-
-@dataclass(frozen=True)
-class MemorySelection:
-    """The memories one object's ``frame`` attends to, travelling in ``direction``."""
-
-    obj_id: int
-    frame: int
-    direction: Direction
-    spatial: tuple[SpatialSlot, ...]
-    pointers: tuple[PointerSlot, ...]
-    max_distance: int  # normaliser of pointer distances
-
-    @property
-    def structure(self) -> tuple:
-        """Selections with equal structure go through memory attention as one batch."""
-        return tuple(s.t_pos for s in self.spatial), tuple(p.distance for p in self.pointers)
 
 
 @dataclass(frozen=True)
@@ -160,45 +76,12 @@ class _Object:
         )
 
 
-class _SharedStore:
-    """A TensorStore shared by a bank and its forks, entries reference-counted."""
-
-    def __init__(self, store: TensorStore) -> None:
-        self.store = store
-        self._refs: dict[int, int] = {}
-        self._keys = itertools.count()
-        self._lock = threading.Lock()
-
-    def put(self, tensors: dict[str, torch.Tensor]) -> int:
-        with self._lock:
-            key = next(self._keys)
-            self._refs[key] = 1
-        self.store.put(key, tensors)
-        return key
-
-    def retain(self, key: int) -> None:
-        with self._lock:
-            self._refs[key] += 1
-
-    def release(self, key: int) -> None:
-        with self._lock:
-            self._refs[key] -= 1
-            if self._refs[key] > 0:
-                return
-            del self._refs[key]
-        self.store.discard(key)
-
-    @property
-    def num_entries(self) -> int:
-        return len(self._refs)
-
-
 class MemoryBank:
     """Every object's prompts and memories, with SAM 2's memory-selection rule."""
 
     def __init__(self, store: TensorStore, rules: MemoryRules) -> None:
         self.rules = rules
-        self._shared = _SharedStore(store)
+        self._shared = SharedTensorStore(store)
         self._objects: dict[int, _Object] = {}
 
     # -- objects ------------------------------------------------------------------

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from napari_sam2.engine.postprocess import apply_non_overlap
+from napari_sam2.model.sam2 import NO_OBJ_SCORE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.engine.memory_types import FrameMemory
 
 
 @dataclass(frozen=True)
@@ -43,3 +53,31 @@ class ImagePrediction:
     iou: np.ndarray  # (C,) float32
     object_score_logits: np.ndarray  # (1,) float32
     masks: np.ndarray  # (C, H, W) bool
+
+
+def upsample_logits(logits: torch.Tensor, frame_shape: tuple[int, int]) -> np.ndarray:
+    """``(N, 1, h, w)`` low-resolution logits -> ``(N, H, W)`` at the frame's size."""
+    h, w = frame_shape
+    if logits.shape[-2:] != (h, w):
+        logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
+    return logits[:, 0].numpy()
+
+
+def frame_result(frame: int, obj_ids: Sequence[int], memories: Sequence[FrameMemory | None], side: int,
+                 frame_shape: tuple[int, int], non_overlap: bool = False) -> FrameResult:
+    """The result of a frame from each object's memory there (None: the object has none)."""
+    logits = torch.full((len(obj_ids), 1, side, side), NO_OBJ_SCORE)
+    scores = torch.full((len(obj_ids),), NO_OBJ_SCORE)
+    for i, mem in enumerate(memories):
+        if mem is not None:
+            logits[i] = mem.mask_logits[0].float().cpu()
+            scores[i] = mem.object_score.reshape(()).float().cpu()
+    if non_overlap and len(obj_ids) > 1:
+        logits = apply_non_overlap(logits)
+    return FrameResult(
+        frame=frame,
+        obj_ids=tuple(obj_ids),
+        low_res_logits=logits[:, 0].numpy(),
+        object_score_logits=scores.numpy(),
+        masks=upsample_logits(logits, frame_shape) > 0,
+    )

@@ -17,20 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from napari_sam2.engine.feature_cache import FeatureCache
 from napari_sam2.engine.frames import FrameSource, open_frames
 from napari_sam2.engine.long_stack import LongStackRun
 from napari_sam2.engine.memory_bank import Direction, FrameMemory, MemoryBank, MemoryRules
 from napari_sam2.engine.memory_tree import MemoryTree
-from napari_sam2.engine.postprocess import apply_non_overlap, fill_holes_in_logits
+from napari_sam2.engine.postprocess import fill_holes_in_logits
 from napari_sam2.engine.preprocess import Normalization, to_model_input
 from napari_sam2.engine.prompts import PointPrompt, make_box, make_mask, make_points
-from napari_sam2.engine.results import FrameResult, ImagePrediction
+from napari_sam2.engine.results import FrameResult, ImagePrediction, frame_result, upsample_logits
 from napari_sam2.engine.store import TensorStore
 from napari_sam2.engine.tracker import Tracker
-from napari_sam2.model.sam2 import NO_OBJ_SCORE, ImageFeatures, SAM2Model
+from napari_sam2.model.sam2 import ImageFeatures, SAM2Model
 
 GiB = 1024**3
 # Sized for a 16 GB laptop: encoder features (16 MB a frame for 1024 input)
@@ -262,7 +261,7 @@ class VideoSession:
             low_res_logits=logits[:, 0].float().numpy(),
             iou=cands.ious.float().numpy(),
             object_score_logits=cands.object_score.reshape(-1).float().numpy(),
-            masks=self._upsample(logits) > 0,
+            masks=upsample_logits(logits, self.frame_shape) > 0,
         )
 
     def select_candidate(self, frame: int, obj_id: int, index: int) -> FrameResult:
@@ -377,12 +376,6 @@ class VideoSession:
             self._tracker.forget()
 
     # -- results --------------------------------------------------------------
-    def _upsample(self, logits: torch.Tensor) -> np.ndarray:
-        h, w = self.frame_shape
-        if logits.shape[-2:] != (h, w):
-            logits = F.interpolate(logits.float(), size=(h, w), mode="bilinear", align_corners=False)
-        return logits[:, 0].numpy()
-
     def result(self, frame: int) -> FrameResult:
         """The current masks of every object on ``frame`` (empty where an object has none)."""
         frame = self._check_frame(frame)
@@ -391,21 +384,6 @@ class VideoSession:
 
     def _result(self, frame: int) -> FrameResult:
         """Masks of all objects on ``frame`` (absent objects get empty masks)."""
-        side = self.model.cfg.low_res_mask_size
         ids = self.obj_ids
-        logits = torch.full((len(ids), 1, side, side), NO_OBJ_SCORE)
-        scores = torch.full((len(ids),), NO_OBJ_SCORE)
-        for i, obj_id in enumerate(ids):
-            mem = self.bank.latest(obj_id, frame)
-            if mem is not None:
-                logits[i] = mem.mask_logits[0].float().cpu()
-                scores[i] = mem.object_score.reshape(()).float().cpu()
-        if self.non_overlap and len(ids) > 1:
-            logits = apply_non_overlap(logits)
-        return FrameResult(
-            frame=frame,
-            obj_ids=tuple(ids),
-            low_res_logits=logits[:, 0].numpy(),
-            object_score_logits=scores.numpy(),
-            masks=self._upsample(logits) > 0,
-        )
+        return frame_result(frame, ids, [self.bank.latest(o, frame) for o in ids],
+                            self.model.cfg.low_res_mask_size, self.frame_shape, self.non_overlap)

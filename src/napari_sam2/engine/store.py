@@ -23,7 +23,7 @@ import torch
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["TensorStore", "tensors_nbytes"]
+__all__ = ["SharedTensorStore", "TensorStore", "tensors_nbytes"]
 
 Entry = dict[str, torch.Tensor]
 
@@ -213,6 +213,41 @@ class TensorStore:
         devices = {name: t.device for name, t in entry.items()}
         torch.save({name: _compact(t) for name, t in entry.items()}, path)
         self._disk[key] = (path, devices)
+
+
+class SharedTensorStore:
+    """A :class:`TensorStore` shared by several owners (a memory bank and its forks):
+    entries get fresh integer keys and are reference-counted, and an entry leaves
+    the store when its last owner releases it."""
+
+    def __init__(self, store: TensorStore) -> None:
+        self.store = store
+        self._refs: dict[int, int] = {}
+        self._keys = itertools.count()
+        self._lock = threading.Lock()
+
+    def put(self, tensors: dict[str, torch.Tensor]) -> int:
+        with self._lock:
+            key = next(self._keys)
+            self._refs[key] = 1
+        self.store.put(key, tensors)
+        return key
+
+    def retain(self, key: int) -> None:
+        with self._lock:
+            self._refs[key] += 1
+
+    def release(self, key: int) -> None:
+        with self._lock:
+            self._refs[key] -= 1
+            if self._refs[key] > 0:
+                return
+            del self._refs[key]
+        self.store.discard(key)
+
+    @property
+    def num_entries(self) -> int:
+        return len(self._refs)
 
 
 def _read(path: Path, devices: Mapping[str, torch.device]) -> Entry:
