@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uncertainty", type=float, default=2.0, metavar="U",
                    help="long-stack mode: below this |object score| keep differing hypotheses "
                         "(default 2)")
+    p.add_argument("--weight-range", type=float, nargs=2, default=(0.95, 1.05), metavar=("LOW", "HIGH"),
+                   help="long-stack mode: memory weights by object-score rank (default 0.95 1.05)")
     p.add_argument("--non-overlap", action="store_true",
                    help="each pixel goes to at most one object, the most confident")
     _model_options(p)
@@ -176,10 +178,11 @@ def _options(args: argparse.Namespace):
     tree = None
     if args.long_stack:
         try:
-            tree = MemoryTree(args.pathways, args.iou_threshold, args.uncertainty)
+            tree = MemoryTree(args.pathways, args.iou_threshold, args.uncertainty,
+                              tuple(args.weight_range))
         except ValueError as err:  # name the options, not the Python keywords
             raise UserError(f"--long-stack options: {err} (see --pathways, --iou-threshold, "
-                            "--uncertainty)") from None
+                            "--uncertainty, --weight-range)") from None
     return SegmentOptions(direction=args.direction, start=args.start, stop=args.stop,
                           fill_hole_area=args.fill_holes, non_overlap=args.non_overlap,
                           memory_tree=tree)

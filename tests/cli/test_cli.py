@@ -260,8 +260,9 @@ def test_long_stack_options_reach_the_session(tmp_path, stack, prompts, standin,
     out = tmp_path / "labels.tif"
     base = ["segment", str(stack), "--prompts", str(prompts), "--out", str(out),
             "--checkpoint", str(standin), "--image-size", "256", "--device", "cpu", "--no-progress"]
-    assert main([*base, "--long-stack", "--pathways", "2", "--iou-threshold", "0.3"]) == 0
-    assert seen["memory_tree"] == MemoryTree(pathways=2, iou_threshold=0.3)
+    assert main([*base, "--long-stack", "--pathways", "2", "--iou-threshold", "0.3",
+                 "--weight-range", "0.9", "1.1"]) == 0
+    assert seen["memory_tree"] == MemoryTree(pathways=2, iou_threshold=0.3, weight_range=(0.9, 1.1))
     assert tifffile.imread(out).shape == (3, 256, 256)
     assert main([*base, "--long-stack", "--pathways", "0"]) == 1
     err = _error(capsys)
