@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# name -> the module that defines it (checked by tests/test_layering.py). Shipped
+# modules import from those modules directly, never from this table.
 _EXPORTS = {
     "load_model": "napari_sam2.loading",
     "set_precision": "napari_sam2.loading",
@@ -29,12 +31,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.results import FrameResult
     from napari_sam2.engine.session import VideoSession
-    from napari_sam2.model import build_model
     from napari_sam2.loading import load_model, set_precision
+    from napari_sam2.model import build_model
     from napari_sam2.model.config import get_config, list_presets
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_EXPORTS) | {"__version__"})
