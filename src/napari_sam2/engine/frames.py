@@ -21,6 +21,7 @@ Axis rules used by :func:`open_frames` (axes are those of the original data):
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,13 +32,17 @@ import numpy as np
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["FrameSource", "MissingFileError", "open_frames"]
+__all__ = ["FrameIndexError", "FrameSource", "MissingFileError", "open_frames"]
 
 RGB_MIN_SIDE = 30  # napari's guess_rgb threshold
 
 
 class MissingFileError(FileNotFoundError, ValueError):
     """A path given as frame data does not exist (both an OSError and a ValueError)."""
+
+
+class FrameIndexError(IndexError, ValueError):
+    """A frame index out of range: an IndexError for iteration, a ValueError for users."""
 
 
 class FrameSource:
@@ -99,7 +104,9 @@ class FrameSource:
     def _check(self, frame: int) -> int:
         frame = int(frame)
         if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} out of range for {self.num_frames} frames")
+            raise FrameIndexError(
+                f"frame {frame} out of range for {self.num_frames} frames (0..{self.num_frames - 1})"
+            )
         return frame
 
     def read(self, frame: int) -> np.ndarray:
@@ -163,7 +170,25 @@ class FrameSource:
         return f"FrameSource({self.describe()})"
 
 
+def _as_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an integer, got {value}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer, got {_show(value)}") from None
+
+
+def _show(value: Any) -> str:
+    """A short description of a bad argument, without numpy repr noise."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return repr(value)[:40]
+    shape = getattr(value, "shape", None)
+    return type(value).__name__ if shape is None else f"{type(value).__name__} of shape {shape}"
+
+
 def _norm_axis(axis: int, ndim: int, what: str) -> int:
+    axis = _as_int(axis, what)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{what} {axis} out of range for data with {ndim} dimensions")
     return axis % ndim
@@ -231,7 +256,12 @@ def open_frames(
         data, closer = _open_path(path)
         name = str(path)
     elif not (hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")):
-        data = np.asarray(data)
+        try:
+            data = np.asarray(data)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"frame data must be an array or a file path, got {_show(data)}"
+            ) from None
     try:
         return _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer)
     except Exception:
@@ -243,11 +273,19 @@ def open_frames(
 def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) -> FrameSource:
     shape = tuple(int(s) for s in data.shape)
     ndim = len(shape)
+    kind = np.dtype(data.dtype).kind
+    if kind not in "biuf":
+        raise ValueError(
+            f"frame data of dtype {np.dtype(data.dtype)} is not an image; "
+            "expected bool, integer or float pixels"
+        )
+    if 0 in shape:
+        raise ValueError(f"frame data of shape {shape} is empty")
     if channel_axis is not None:
         channel_axis = _norm_axis(channel_axis, ndim, "channel_axis")
     elif rgb or (rgb is None and _guess_rgb(shape)):
         channel_axis = ndim - 1
-        if shape[-1] not in (3, 4):
+        if ndim < 3 or shape[-1] not in (3, 4):
             raise ValueError(f"rgb=True needs a last axis of size 3 or 4, data shape {shape}")
     elif channel is not None:
         raise ValueError(
@@ -257,6 +295,8 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
     if len(spatial) < 2:
         raise ValueError(f"data of shape {shape} has fewer than 2 spatial dimensions")
     y_axis, x_axis = spatial[-2], spatial[-1]
+    if channel is not None:
+        channel = _as_int(channel, "channel")
     if channel_axis is not None:
         n_channels = shape[channel_axis]
         if channel is not None:
@@ -277,11 +317,16 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
                 f"frame_axis {frame_axis} is a spatial axis or the channel axis "
                 f"(Y={y_axis}, X={x_axis}, channel={channel_axis})"
             )
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ValueError(f"fixed must be a mapping {{axis: index}}, got {_show(fixed)}")
     fixed_norm: dict[int, int] = {}
     for axis, index in (fixed or {}).items():
         a = _norm_axis(axis, ndim, "fixed axis")
         if a in (f_axis, y_axis, x_axis, channel_axis):
             raise ValueError(f"fixed axis {axis} is the frame, a spatial or the channel axis")
+        if a in fixed_norm:
+            raise ValueError(f"axis {a} fixed twice (as {a} and {a - ndim}); give it once")
+        index = _as_int(index, f"fixed index of axis {axis}")
         if not -shape[a] <= index < shape[a]:
             raise ValueError(f"fixed index {index} out of range for axis {a} of size {shape[a]}")
         fixed_norm[a] = int(index) % shape[a]
