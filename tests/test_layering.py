@@ -83,7 +83,8 @@ for pkg in ('model', 'engine', 'checkpoints'):
         mod = importlib.import_module('napari_sam2.' + pkg)
     except ModuleNotFoundError:
         continue
-    names += [mod.__name__] + [m.name for m in pkgutil.walk_packages(mod.__path__, mod.__name__ + '.')]
+    names += [mod.__name__]
+    names += [m.name for m in pkgutil.walk_packages(mod.__path__, mod.__name__ + '.')]
 for name in names:
     importlib.import_module(name)
 gui = sorted(m for m in sys.modules if m.split('.')[0] in {gui!r})
@@ -163,7 +164,9 @@ def test_no_imports_through_the_root_table():
 
 def test_root_import_scan_sees_relative_and_lazy_imports(tmp_path):
     path = tmp_path / "mod.py"
-    path.write_text("def f():\n    from .. import VideoSession\n    from napari_sam2 import __version__\n")
+    path.write_text(
+        "def f():\n    from .. import VideoSession\n    from napari_sam2 import __version__\n"
+    )
     assert _root_imports("napari_sam2.engine.mod", path, False) == [
         ("VideoSession", 2), ("__version__", 3)]
 

@@ -27,7 +27,8 @@ import numpy as np
 
 OWN_BASES = (ValueError, FileNotFoundError)
 NOISE = re.compile(
-    r"array\(|dtype\(|tensor\(|\bnp\.(float|u?int|bool|str|complex)\w*\(|Traceback|object at 0x|<class "
+    r"array\(|dtype\(|tensor\(|\bnp\.(float|u?int|bool|str|complex)\w*\("
+    r"|Traceback|object at 0x|<class "
 )
 
 

@@ -105,7 +105,8 @@ class FrameSource:
         frame = int(frame)
         if not 0 <= frame < self.num_frames:
             raise FrameIndexError(
-                f"frame {frame} out of range for {self.num_frames} frames (0..{self.num_frames - 1})"
+                f"frame {frame} out of range for {self.num_frames} frames "
+                f"(0..{self.num_frames - 1})"
             )
         return frame
 

@@ -66,7 +66,8 @@ class Normalization:
             )
         if self.limits is not None:
             limits = self.limits
-            if isinstance(limits, (str, bytes)) or not hasattr(limits, "__len__") or len(limits) != 2:
+            pair = hasattr(limits, "__len__") and not isinstance(limits, (str, bytes))
+            if not pair or len(limits) != 2:
                 raise ValueError("limits must be a pair (low, high) of finite numbers")
             lo, hi = _real(limits[0], "limits"), _real(limits[1], "limits")
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
