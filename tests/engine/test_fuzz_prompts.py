@@ -135,8 +135,8 @@ bad_calls = st.one_of(
                                                                               [np.nan]])),
     st.tuples(st.just("add_box"), st.one_of(st.tuples(off, off, off, off), st.just([1, 2, 3]),
                                             st.just("box"))),
-    st.tuples(st.just("add_mask"), st.sampled_from([np.ones((20, 12), bool), np.ones(FRAME, complex),
-                                                     np.full(FRAME, np.nan), "mask"])),
+    st.tuples(st.just("add_mask"), st.sampled_from(
+        [np.ones((20, 12), bool), np.ones(FRAME, complex), np.full(FRAME, np.nan), "mask"])),
     st.tuples(st.just("set_prompt_box"), st.just([0, 0, 5, 5]), bad_points),
 )
 
