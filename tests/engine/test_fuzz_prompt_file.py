@@ -132,8 +132,8 @@ def csv_texts(draw):
     header = draw(st.one_of(st.just(list(CSV_COLUMNS)), st.permutations(CSV_COLUMNS),
                             st.lists(st.sampled_from([*CSV_COLUMNS, "Frame", "junk"]),
                                      max_size=9)))
-    rows = draw(st.lists(st.lists(cells, min_size=max(0, len(header) - 2), max_size=len(header) + 2),
-                         max_size=5))
+    width = st.lists(cells, min_size=max(0, len(header) - 2), max_size=len(header) + 2)
+    rows = draw(st.lists(width, max_size=5))
     bom = draw(st.sampled_from(["", "\ufeff"]))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     return bom + newline.join(",".join(r) for r in [header, *rows]) + newline
