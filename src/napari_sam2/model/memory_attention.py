@@ -29,7 +29,9 @@ class MemoryAttentionLayer(nn.Module):
         x = x + self.self_attn(h, h, h)
         # Position encodings go on the keys only (queries carry RoPE).
         h = self.norm2(x)
-        x = x + self.cross_attn_image(h, memory + memory_pos, memory, num_k_exclude_rope=num_ptr_tokens)
+        x = x + self.cross_attn_image(
+            h, memory + memory_pos, memory, num_k_exclude_rope=num_ptr_tokens
+        )
         h = self.norm3(x)
         return x + self.linear2(F.relu(self.linear1(h)))
 
@@ -37,7 +39,9 @@ class MemoryAttentionLayer(nn.Module):
 class MemoryAttention(nn.Module):
     def __init__(self, d_model: int, mem_dim: int, num_layers: int = 4) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(MemoryAttentionLayer(d_model, mem_dim) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            MemoryAttentionLayer(d_model, mem_dim) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
 
     def forward(
