@@ -104,6 +104,47 @@ def test_open_frames_junk_data(junk_data):
         _check_source(src)
 
 
+def _valid_file_bytes(suffix: str) -> bytes:
+    import io
+
+    import tifffile
+
+    buf = io.BytesIO()
+    arr = np.arange(2 * 5 * 6, dtype=np.uint16).reshape(2, 5, 6)
+    if suffix == ".npy":
+        np.save(buf, arr)
+    else:
+        tifffile.imwrite(buf, arr)
+    return buf.getvalue()
+
+
+@FUZZ
+@given(suffix=st.sampled_from([".npy", ".tif", ".TIFF"]), data=st.data())
+def test_damaged_files(suffix, data):
+    """Random bytes, or a valid file cut short or with a flipped byte, open or fail cleanly."""
+    import tempfile
+    from pathlib import Path
+
+    good = _valid_file_bytes(suffix.lower())
+    content = data.draw(st.one_of(
+        st.binary(max_size=64),
+        st.integers(0, len(good) - 1).map(lambda n: good[:n]),
+        st.tuples(st.integers(0, len(good) - 1), st.integers(0, 255)).map(
+            lambda t: good[:t[0]] + bytes([t[1]]) + good[t[0] + 1:]),
+    ))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"stack{suffix}"
+        path.write_bytes(content)
+        src = attempt(open_frames, path)
+        if src is not None:
+            try:
+                _check_source(src)
+            except ValueError as err:  # damaged pixel data shows up on reading
+                check_error(err)
+            finally:
+                src.close()
+
+
 frames = st.one_of(
     stacks(),
     hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=2, max_dims=3, max_side=5)),

@@ -15,6 +15,11 @@ What a caller needs, by task:
 * caches: :class:`FeatureCache` (encoder features, RAM and disk) over
   :class:`TensorStore`.
 
+Bad input raises ``ValueError`` with a one-line message that names the
+problem and the fix (``FileNotFoundError`` for a missing prompts file;
+:class:`MissingFileError`, :class:`UnreadableFileError` and
+:class:`FrameIndexError` are ValueErrors too).
+
 Names load on first use (torch-free modules such as ``frames`` and
 ``prompt_file`` stay torch-free to import). Inside the package, import from
 the defining module (``from napari_sam2.engine.session import VideoSession``),
@@ -30,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "FrameSource": "napari_sam2.engine.frames",
     "MissingFileError": "napari_sam2.engine.frames",
+    "UnreadableFileError": "napari_sam2.engine.frames",
+    "FrameIndexError": "napari_sam2.engine.frames",
     "open_frames": "napari_sam2.engine.frames",
     "Normalization": "napari_sam2.engine.preprocess",
     "to_model_input": "napari_sam2.engine.preprocess",
@@ -54,7 +61,13 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.feature_cache import FeatureCache
-    from napari_sam2.engine.frames import FrameSource, MissingFileError, open_frames
+    from napari_sam2.engine.frames import (
+        FrameIndexError,
+        FrameSource,
+        MissingFileError,
+        UnreadableFileError,
+        open_frames,
+    )
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.preprocess import Normalization, to_model_input
     from napari_sam2.engine.prompt_file import (

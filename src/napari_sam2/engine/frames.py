@@ -32,13 +32,23 @@ import numpy as np
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["FrameIndexError", "FrameSource", "MissingFileError", "open_frames"]
+__all__ = [
+    "FrameIndexError",
+    "FrameSource",
+    "MissingFileError",
+    "UnreadableFileError",
+    "open_frames",
+]
 
 RGB_MIN_SIDE = 30  # napari's guess_rgb threshold
 
 
 class MissingFileError(FileNotFoundError, ValueError):
     """A path given as frame data does not exist (both an OSError and a ValueError)."""
+
+
+class UnreadableFileError(ValueError):
+    """A frame file that exists but cannot be read as an image stack."""
 
 
 class FrameIndexError(IndexError, ValueError):
@@ -65,6 +75,7 @@ class FrameSource:
         fixed: Mapping[int, int] | None = None,
         name: str | None = None,
         closer: Any = None,
+        from_file: bool = False,
     ) -> None:
         self._data = data
         self.shape: tuple[int, ...] = tuple(int(s) for s in data.shape)
@@ -74,6 +85,7 @@ class FrameSource:
         self.fixed: dict[int, int] = dict(fixed or {})
         self.name = name or f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
         self._closer = closer
+        self._from_file = from_file
         self.rgb = channel_axis is not None and channel is None
         self.num_frames: int = 1 if frame_axis is None else self.shape[frame_axis]
         self.frame_shape: tuple[int, int] = (self.shape[y_axis], self.shape[x_axis])
@@ -112,8 +124,17 @@ class FrameSource:
 
     def read(self, frame: int) -> np.ndarray:
         """Frame ``frame`` as ``(H, W)`` or ``(H, W, 3)``, raw dtype; reads only that frame."""
-        out = self._data[self._data_index(self._check(frame))]
-        out = np.asarray(out)
+        index = self._data_index(self._check(frame))
+        try:
+            out = np.asarray(self._data[index])
+        except Exception as err:
+            if not self._from_file:
+                raise
+            # A damaged file can open (header intact) and fail on its pixel data.
+            detail = (str(err).strip().splitlines() or [""])[0][:120]
+            raise UnreadableFileError(
+                f"{self.name}: cannot read frame {frame} ({type(err).__name__}: {detail})"
+            ) from None
         if self.rgb and self.channel_axis is not None:
             # e.g. TCYX data: the channel comes out first, the engine wants it last.
             kept = sorted((self.y_axis, self.x_axis, self.channel_axis))
@@ -205,6 +226,28 @@ def _open_path(path: Path) -> tuple[Any, Any]:
         raise MissingFileError(2, "no such file or directory", str(path))
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
+        kind = "TIFF"
+    elif suffix == ".npy":
+        kind = "NumPy .npy"
+    elif suffix == ".zarr" or (path / ".zarray").exists() or (path / "zarr.json").exists():
+        kind = "zarr"
+    else:
+        raise ValueError(
+            f"unknown file type {suffix or path.name!r}: expected .tif/.tiff, .npy or .zarr"
+        )
+    try:
+        return _open_file(path, kind)
+    except UnreadableFileError:
+        raise
+    except Exception as err:  # any parser failure means a damaged or foreign file
+        detail = (str(err).strip().splitlines() or [""])[0][:120]
+        raise UnreadableFileError(
+            f"{path}: cannot read it as a {kind} file ({type(err).__name__}: {detail})"
+        ) from None
+
+
+def _open_file(path: Path, kind: str) -> tuple[Any, Any]:
+    if kind == "TIFF":
         import tifffile
 
         try:
@@ -214,24 +257,26 @@ def _open_path(path: Path) -> tuple[Any, Any]:
             import zarr
 
             store = tifffile.imread(path, aszarr=True)
-            arr = zarr.open(store, mode="r")
-            if not hasattr(arr, "shape"):  # a multiscale group: take full resolution
-                arr = arr["0"]
+            try:
+                arr = zarr.open(store, mode="r")
+                if not hasattr(arr, "shape"):  # a multiscale group: take full resolution
+                    arr = arr["0"]
+            except BaseException:
+                store.close()
+                raise
             return arr, store
-    if suffix == ".npy":
-        return np.load(path, mmap_mode="r"), None
-    if suffix == ".zarr" or (path / ".zarray").exists() or (path / "zarr.json").exists():
-        import zarr
+    if kind == "NumPy .npy":
+        return np.load(path, mmap_mode="r", allow_pickle=False), None
+    import zarr
 
-        arr = zarr.open(str(path), mode="r")
-        if not hasattr(arr, "shape"):
-            if "0" not in arr:
-                raise ValueError(f"{path} is a zarr group without an array '0'; open the array")
-            arr = arr["0"]
-        return arr, None
-    raise ValueError(
-        f"unknown file type {suffix or path.name!r}: expected .tif/.tiff, .npy or .zarr"
-    )
+    arr = zarr.open(str(path), mode="r")
+    if not hasattr(arr, "shape"):
+        if "0" not in arr:
+            raise UnreadableFileError(
+                f"{path} is a zarr group without an array '0'; open the array"
+            )
+        arr = arr["0"]
+    return arr, None
 
 
 def open_frames(
@@ -341,4 +386,5 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
         fixed=fixed_norm,
         name=name,
         closer=closer,
+        from_file=name is not None,
     )
