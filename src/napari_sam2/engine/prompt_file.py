@@ -55,8 +55,10 @@ class PromptRecord:
         init = object.__setattr__
         init(self, "frame", _integer(self.frame, "frame"))
         init(self, "obj_id", _integer(self.obj_id, "object id"))
-        init(self, "points", tuple(_pair(p) for p in _items(self.points, "points")))
-        init(self, "labels", tuple(_integer(v, "label") for v in _items(self.labels, "labels")))
+        points = _items(self.points, "points must be a list")
+        labels = _items(self.labels, "labels must be a list")
+        init(self, "points", tuple(_pair(p) for p in points))
+        init(self, "labels", tuple(_integer(v, "label") for v in labels))
         if self.box is not None:
             init(self, "box", _box(self.box))
         if self.frame < 0:
@@ -106,23 +108,27 @@ def _integer(value: Any, what: str) -> int:
     return int(x)
 
 
-def _items(value: Any, what: str) -> list:
-    """The elements of a list-like (list, tuple, array), or a ValueError."""
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-        raise ValueError(f"{what} must be a list, got {_show(value)}")
-    return list(value)
+def _items(value: Any, rule: str, size: int | None = None) -> list:
+    """The elements of a list-like (list, tuple, array) of ``size`` items, or ValueError(rule)."""
+    items = None
+    if not isinstance(value, (str, bytes, dict)):
+        try:
+            items = list(value)
+        except TypeError:  # not iterable (a number, a 0-d array)
+            pass
+    if items is None or (size is not None and len(items) != size):
+        raise ValueError(f"{rule}, got {_show(value)}")
+    return items
 
 
 def _pair(p: Any) -> tuple[float, float]:
-    if isinstance(p, (str, bytes, dict)) or not hasattr(p, "__len__") or len(p) != 2:
-        raise ValueError(f"a point must be [x, y], got {_show(p)}")
-    return (_number(p[0], "x"), _number(p[1], "y"))
+    x, y = _items(p, "a point must be [x, y]", 2)
+    return (_number(x, "x"), _number(y, "y"))
 
 
 def _box(box: Any) -> tuple[float, float, float, float]:
-    if isinstance(box, (str, bytes, dict)) or not hasattr(box, "__len__") or len(box) != 4:
-        raise ValueError(f"box must be [x0, y0, x1, y1], got {_show(box)}")
-    x0, y0, x1, y1 = (_number(v, "box coordinate") for v in box)
+    x0, y0, x1, y1 = (_number(v, "box coordinate")
+                      for v in _items(box, "box must be [x0, y0, x1, y1]", 4))
     return (x0, y0, x1, y1)
 
 
@@ -191,10 +197,10 @@ def _read_json(path: Path) -> list[PromptRecord]:
         try:
             raw_points = entry.get("points")
             points = [] if raw_points is None else [
-                _pair(p) for p in _items(raw_points, "points")]
+                _pair(p) for p in _items(raw_points, "points must be a list")]
             raw_labels = entry.get("labels")
             labels = [1] * len(points) if raw_labels is None else [
-                _integer(v, "label") for v in _items(raw_labels, "labels")]
+                _integer(v, "label") for v in _items(raw_labels, "labels must be a list")]
             box = entry.get("box")
             if box is not None:
                 box = _box(box)
