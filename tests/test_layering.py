@@ -72,7 +72,7 @@ def test_contracts_catch_lazy_imports(tmp_path):
 # --- run time: headless modules load no GUI ---------------------------------
 
 GUI_PACKAGES = {"napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "vispy",
-                "superqt", "psygnal"}
+                "superqt"}
 
 RUNTIME_CHECK = """
 import importlib, pkgutil, sys
