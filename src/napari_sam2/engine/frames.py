@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,9 +132,8 @@ class FrameSource:
             if not self._from_file:
                 raise
             # A damaged file can open (header intact) and fail on its pixel data.
-            detail = (str(err).strip().splitlines() or [""])[0][:120]
             raise UnreadableFileError(
-                f"{self.name}: cannot read frame {frame} ({type(err).__name__}: {detail})"
+                f"{self.name}: cannot read frame {frame} ({_detail(err)})"
             ) from None
         if self.rgb and self.channel_axis is not None:
             # e.g. TCYX data: the channel comes out first, the engine wants it last.
@@ -220,6 +220,13 @@ def _guess_rgb(shape: tuple[int, ...]) -> bool:
     return len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[-3:-1]) > RGB_MIN_SIDE
 
 
+def _detail(err: BaseException) -> str:
+    """A foreign error in a few words: its type and first line, without object reprs."""
+    line = (str(err).strip().splitlines() or [""])[0]
+    line = re.sub(r"<[^<>]*? at 0x[0-9a-fA-F]+>", "an object", line)[:120]
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
+
+
 def _open_path(path: Path) -> tuple[Any, Any]:
     """Open a file lazily; returns (array-like, object to close or None)."""
     if not path.exists():
@@ -240,9 +247,8 @@ def _open_path(path: Path) -> tuple[Any, Any]:
     except UnreadableFileError:
         raise
     except Exception as err:  # any parser failure means a damaged or foreign file
-        detail = (str(err).strip().splitlines() or [""])[0][:120]
         raise UnreadableFileError(
-            f"{path}: cannot read it as a {kind} file ({type(err).__name__}: {detail})"
+            f"{path}: cannot read it as a {kind} file ({_detail(err)})"
         ) from None
 
 
