@@ -149,13 +149,15 @@ def normalize_frame(
         return image.astype(np.float32) / np.float32(255.0)
     if hi <= lo:  # constant frame
         return np.zeros(image.shape, np.float32)
-    # float32 for small dtypes (fast); float64 for wide ones and for huge float
-    # values, where x - lo could overflow float32.
-    wide = image.dtype.itemsize > 4 or max(abs(lo), abs(hi)) > 1e37
+    # float32 for small dtypes (fast); float64 for wide ones and for extreme
+    # float ranges, where x - lo or hi - lo would overflow or vanish in float32.
+    wide = image.dtype.itemsize > 4 or max(abs(lo), abs(hi)) > 1e37 or hi - lo < 1e-30
     work = np.float64 if wide else np.float32
     if not math.isfinite(hi - lo):  # a range wider than float64: halve everything
         image, lo, hi = image.astype(work) / 2, lo / 2, hi / 2
-    out = (image.astype(work) - work(lo)) / work(hi - lo)
+    # Far outside a tiny range the quotient may overflow to +-inf: clipped to 0 or 1.
+    with np.errstate(over="ignore"):
+        out = (image.astype(work) - work(lo)) / work(hi - lo)
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
