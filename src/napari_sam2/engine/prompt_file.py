@@ -105,6 +105,8 @@ def _integer(value: Any, what: str) -> int:
     x = _number(value, what)
     if not x.is_integer():
         raise ValueError(f"{what} must be an integer, got {_show(value)}")
+    if abs(x) > 2**53:  # beyond exact floats; no stack has that many frames or objects
+        raise ValueError(f"{what} {_show(value)} is too large")
     return int(x)
 
 
