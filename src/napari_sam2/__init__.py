@@ -38,9 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later look-ups skip this function
-        return value
+        # Not cached here: the defining module stays the one source (monkeypatch-friendly).
+        return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
 
 
