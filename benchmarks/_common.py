@@ -33,7 +33,9 @@ def standin_model(preset: str = "sam2.1_hiera_tiny", image_size: int | None = No
     from napari_sam2.model import build_model
 
     model = build_model(preset, image_size=image_size)
-    model.load_state_dict(standin_state_dict({k: tuple(v.shape) for k, v in model.state_dict().items()}))
+    model.load_state_dict(
+        standin_state_dict({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    )
     return model
 
 

@@ -37,7 +37,9 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float((a & b).sum() / union) if union else 1.0
 
 
-def run_preset(preset: str, precision: str, stack: np.ndarray, device: torch.device) -> tuple[dict, list]:
+def run_preset(
+    preset: str, precision: str, stack: np.ndarray, device: torch.device
+) -> tuple[dict, list]:
     from napari_sam2 import ImagePredictor, VideoSession, set_precision
 
     model = set_precision(standin_model(preset).to(device), precision)
@@ -72,14 +74,19 @@ def run_preset(preset: str, precision: str, stack: np.ndarray, device: torch.dev
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--presets", nargs="+", default=["sam2.1_hiera_tiny", "sam2.1_hiera_large"])
     ap.add_argument("--frames", type=int, default=40)
     ap.add_argument("--device", default="cuda")
     args = ap.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(f"{name}, torch {torch.__version__}, stand-in weights, {args.frames} frames of 512x512 uint16")
+    print(
+        f"{name}, torch {torch.__version__}, stand-in weights, "
+        f"{args.frames} frames of 512x512 uint16"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         stack = memmap_stack(Path(tmp) / "stack.npy", args.frames)
         for preset in args.presets:

@@ -26,7 +26,9 @@ def main() -> None:
     frame = np.random.default_rng(0).integers(0, 255, size=(1024, 1024), dtype=np.uint8)
     predictor.set_image(frame)  # warm-up
     encode = median_seconds(lambda: predictor.set_image(frame), args.repeats)
-    decode = median_seconds(lambda: predictor.predict(points=[[500, 400]], labels=[1]), 5 * args.repeats)
+    decode = median_seconds(
+        lambda: predictor.predict(points=[[500, 400]], labels=[1]), 5 * args.repeats
+    )
     print(f"{args.preset} on CPU ({describe_machine()}), float32, median of {args.repeats}")
     print(f"  image encoding : {encode:.3f} s per 1024x1024 image")
     print(f"  prompt decode  : {decode * 1000:.1f} ms per click (3 candidates, frame size masks)")

@@ -52,6 +52,7 @@ def run_one(frames: int, image_size: int, pathways: int, objects: int, threads: 
         def wrapped(*a, **k):
             calls[name] += 1
             return fn(*a, **k)
+
         return wrapped
 
     model.encode_image = counting("encode", encode)
@@ -67,9 +68,13 @@ def run_one(frames: int, image_size: int, pathways: int, objects: int, threads: 
     seconds = time.perf_counter() - t0
     tracked = frames - 1
     return {
-        "pathways": pathways, "objects": objects, "s_per_frame": seconds / tracked,
-        "peak_rss_mb": peak_rss_mb(), "encodes_per_frame": calls["encode"] / tracked,
-        "decoder_batches_per_frame": calls["decode"] / tracked, "results": len(results),
+        "pathways": pathways,
+        "objects": objects,
+        "s_per_frame": seconds / tracked,
+        "peak_rss_mb": peak_rss_mb(),
+        "encodes_per_frame": calls["encode"] / tracked,
+        "decoder_batches_per_frame": calls["decode"] / tracked,
+        "results": len(results),
         "stored_entries": session.bank.num_stored,
     }
 
@@ -86,16 +91,35 @@ def main() -> None:
         print(json.dumps(run_one(args.frames, args.image_size, p, o, args.threads)))
         return
     configs = [(0, 1), (1, 1), (2, 1), (3, 1), (3, 5)]
-    print(f"tiny, stand-in weights, input {args.image_size}, {args.frames} frames, {args.threads} threads")
-    print(f"{'mode':<14}{'objects':>8}{'s/frame':>9}{'peak RSS MiB':>14}{'encodes/frame':>15}"
-          f"{'decoder batches/frame':>23}{'stored memories':>17}")
+    print(
+        f"tiny, stand-in weights, input {args.image_size}, {args.frames} frames, "
+        f"{args.threads} threads"
+    )
+    print(
+        f"{'mode':<14}{'objects':>8}{'s/frame':>9}{'peak RSS MiB':>14}{'encodes/frame':>15}"
+        f"{'decoder batches/frame':>23}{'stored memories':>17}"
+    )
     for p, o in configs:
-        cmd = [sys.executable, str(Path(__file__)), "--one", f"{p},{o}", "--frames", str(args.frames),
-               "--image-size", str(args.image_size), "--threads", str(args.threads)]
-        r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE).stdout)
+        cmd = [
+            sys.executable,
+            str(Path(__file__)),
+            "--one",
+            f"{p},{o}",
+            "--frames",
+            str(args.frames),
+            "--image-size",
+            str(args.image_size),
+            "--threads",
+            str(args.threads),
+        ]
+        r = json.loads(
+            subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=HERE).stdout
+        )
         mode = "plain SAM 2" if p == 0 else f"tree P={p}"
-        print(f"{mode:<14}{o:>8}{r['s_per_frame']:>9.2f}{r['peak_rss_mb']:>14.0f}{r['encodes_per_frame']:>15.2f}"
-              f"{r['decoder_batches_per_frame']:>23.2f}{r['stored_entries']:>17}")
+        print(
+            f"{mode:<14}{o:>8}{r['s_per_frame']:>9.2f}{r['peak_rss_mb']:>14.0f}{r['encodes_per_frame']:>15.2f}"
+            f"{r['decoder_batches_per_frame']:>23.2f}{r['stored_entries']:>17}"
+        )
 
 
 if __name__ == "__main__":

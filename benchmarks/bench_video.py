@@ -80,7 +80,9 @@ def speed(args) -> None:
     print(f"  propagation                            : {per_frame:.2f} s per frame ({n} frames)")
     print(f"  refinement click on a tracked frame    : {click:.2f} s (features cached)")
     print(f"  a second click on that frame           : {second_click:.2f} s (conditioning reused)")
-    print(f"  re-propagation after it                : {repro:.2f} s per frame ({k} frames, cached)")
+    print(
+        f"  re-propagation after it                : {repro:.2f} s per frame ({k} frames, cached)"
+    )
     print(f"  prepare() of a tracked frame           : {prepare:.2f} s (plugin: in the background)")
     print(f"  then a refinement click there          : {prepared_click:.2f} s")
     print(f"  peak RSS                               : {peak_rss_mb():.0f} MiB")
@@ -110,7 +112,9 @@ def memory(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("mode", choices=["speed", "memory"])
     ap.add_argument("--frames", type=int, nargs="+", default=None)
     ap.add_argument("--preset", default="sam2.1_hiera_tiny")

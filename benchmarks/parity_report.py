@@ -24,7 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.engine.test_video_parity.replay
 
-from _common import describe_machine, standin_model
+from _common import describe_machine, standin_model  # noqa: E402 (after the sys.path entry)
 
 VIDEO = ["video_single_click", "video_absent", "video_mask_both_ways", "video_multi_refine"]
 LONG = ["long_default", "long_confident"]
@@ -65,8 +65,12 @@ def image_report(model, folder: Path) -> None:
         iou_err.append(abs(float(ans.iou[step["mask_index"]]) - step["iou_pred"]))
     feats = {"image_embed": predictor._embed[0], "high_res_0": predictor._features.high_res[0][0],
              "high_res_1": predictor._features.high_res[1][0]}
-    feat_err = max(float((v.float().cpu() - torch.from_numpy(data[f"feat_{k}"].astype(np.float32))).abs().max())
-                   for k, v in feats.items())
+    feat_err = max(
+        float(
+            (v.float().cpu() - torch.from_numpy(data[f"feat_{k}"].astype(np.float32))).abs().max()
+        )
+        for k, v in feats.items()
+    )
     print(f"image_tiny            {len(diffs):3d} answers: mean|dlogit| <= {max(diffs):.2e}, "
           f"IoU >= {min(ious):.4f}, |dIoU-pred| <= {max(iou_err):.1e}, "
           f"features max|d| {feat_err:.1e} (float16 data); "
@@ -104,7 +108,8 @@ def long_report(model, folder: Path, name: str) -> None:
     session = VideoSession(model, data["frames"], memory_tree=tree)
     p = spec["prompt"]
     t0 = time.perf_counter()
-    session.set_prompt(p["frame"], p["obj"], box=p.get("box"), points=p.get("points"), labels=p.get("labels"))
+    session.set_prompt(p["frame"], p["obj"], box=p.get("box"), points=p.get("points"),
+                       labels=p.get("labels"))
     final = {r.frame: r.low_res_logits[r.obj_ids.index(p["obj"])] for r in session.propagate()}
     seconds = time.perf_counter() - t0
     diffs = [np.abs(final[s["frame"]] - data[s["key"]]).mean() for s in spec["steps"]]
@@ -114,7 +119,9 @@ def long_report(model, folder: Path, name: str) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--golden", type=Path, default=REPO.parent / "shared" / "golden")
     ap.add_argument("--only", nargs="+", default=["image_tiny", *VIDEO, *LONG])
     ap.add_argument("--threads", type=int, default=2)

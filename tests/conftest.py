@@ -20,8 +20,9 @@ def golden(name: str) -> tuple[dict, dict]:
     """The JSON description and arrays of one golden file (skips if absent)."""
     folder = next((d for d in (GOLDEN_IN_REPO, GOLDEN) if (d / f"{name}.json").exists()), None)
     if folder is None:
-        pytest.skip(f"golden data {name} not found in {GOLDEN_IN_REPO} or {GOLDEN} "
-                    "(set NAPARI_SAM2_GOLDEN)")
+        pytest.skip(
+            f"golden data {name} not found in {GOLDEN_IN_REPO} or {GOLDEN} (set NAPARI_SAM2_GOLDEN)"
+        )
     spec = json.loads((folder / f"{name}.json").read_text())
     return spec, dict(np.load(folder / f"{name}.npz"))
 
@@ -44,7 +45,9 @@ def standin_tiny():
 
     torch.manual_seed(0)
     model = build_model("sam2.1_hiera_tiny")
-    model.load_state_dict(standin_state_dict({k: tuple(v.shape) for k, v in model.state_dict().items()}))
+    model.load_state_dict(
+        standin_state_dict({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    )
     return model
 
 
@@ -53,7 +56,9 @@ def standin_checkpoint(tmp_path_factory) -> Path:
     """A stand-in ``sam2.1_hiera_tiny.pt`` file in the official layout."""
     from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
-    return write_standin_checkpoint("sam2.1_hiera_tiny", tmp_path_factory.mktemp("ckpt") / "sam2.1_hiera_tiny.pt")
+    return write_standin_checkpoint(
+        "sam2.1_hiera_tiny", tmp_path_factory.mktemp("ckpt") / "sam2.1_hiera_tiny.pt"
+    )
 
 
 @pytest.fixture(scope="session")

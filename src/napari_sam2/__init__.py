@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# name -> the module that defines it (checked by tests/test_layering.py). Shipped
+# modules import from those modules directly, never from this table.
 _EXPORTS = {
     "load_model": "napari_sam2.checkpoints",
     "set_precision": "napari_sam2.checkpoints",
@@ -36,5 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
+        # Not cached here: the defining module stays the one source (monkeypatch-friendly).
         return getattr(import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'napari_sam2' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_EXPORTS) | {"__version__"})

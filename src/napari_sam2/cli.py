@@ -30,9 +30,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (default auto: CUDA, then MPS, then CPU)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16: faster on CUDA GPUs (up to about 2x), approximate (default float32)")
+                   help="bfloat16: faster on CUDA GPUs (up to about 2x), approximate "
+                        "(default float32)")
     p.add_argument("--image-size", type=int, metavar="PX",
-                   help="reduced model input size, a multiple of 32 (faster, coarser; default 1024)")
+                   help="reduced model input size, a multiple of 32 "
+                        "(faster, coarser; default 1024)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -45,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("segment", help="segment prompted objects and propagate them through a stack",
+    p = sub.add_parser("segment",
+                       help="segment prompted objects and propagate them through a stack",
                        description="Segment the objects in PROMPTS and track them through STACK.")
     p.add_argument("stack", type=Path, help="image stack: .tif/.tiff, .npy or .zarr")
     p.add_argument("--prompts", type=Path, required=True, help="prompts file, .json or .csv")
@@ -53,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output: a .tif file (--format tiff) or a folder (--format ctc)")
     p.add_argument("--format", choices=["tiff", "ctc"], default="tiff",
                    help="labelled TIFF stack (default) or Cell Tracking Challenge folder")
-    p.add_argument("--frame-axis", type=int, default=0, help="axis of frames: time or z (default 0)")
+    p.add_argument("--frame-axis", type=int, default=0,
+                   help="axis of frames: time or z (default 0)")
     p.add_argument("--channel", type=int, help="channel to segment (with --channel-axis, or RGB)")
     p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
     p.add_argument("--direction", choices=["forward", "backward", "both"], default="forward",
@@ -64,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fill holes of up to AREA pixels of the 256 x 256 low-resolution mask "
                         "(SAM 2's own GPU default is 8; default 0: off)")
     p.add_argument("--long-stack", action="store_true",
-                   help="long-stack mode: SAM2Long's memory tree keeps several hypotheses per object "
+                   help="long-stack mode: SAM2Long's memory tree keeps several hypotheses "
+                        "per object "
                         "(slower, more robust over long stacks)")
     p.add_argument("--pathways", type=int, default=3, metavar="P",
                    help="long-stack mode: hypotheses kept per object (default 3)")
@@ -74,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--uncertainty", type=float, default=2.0, metavar="U",
                    help="long-stack mode: below this |object score| keep differing hypotheses "
                         "(default 2)")
-    p.add_argument("--weight-range", type=float, nargs=2, default=(0.95, 1.05), metavar=("LOW", "HIGH"),
+    p.add_argument("--weight-range", type=float, nargs=2, default=(0.95, 1.05),
+                   metavar=("LOW", "HIGH"),
                    help="long-stack mode: memory weights by object-score rank (default 0.95 1.05)")
     p.add_argument("--non-overlap", action="store_true",
                    help="each pixel goes to at most one object, the most confident")
@@ -157,7 +163,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from napari_sam2 import checkpoints
+    import napari_sam2.checkpoints as checkpoints
 
     if args.download:
         path = checkpoints.download_checkpoint(args.download, progress=not args.no_progress)
@@ -171,9 +177,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from napari_sam2.engine.runner import SegmentOptions
-
     from napari_sam2.engine.memory_tree import MemoryTree
+    from napari_sam2.engine.runner import SegmentOptions
 
     tree = None
     if args.long_stack:
@@ -189,7 +194,7 @@ def _options(args: argparse.Namespace):
 
 
 def _load_model(args: argparse.Namespace):
-    from napari_sam2 import load_model
+    from napari_sam2.checkpoints import load_model
 
     return load_model(args.model, args.checkpoint, device=args.device,
                       image_size=args.image_size, progress=not args.no_progress,
@@ -244,7 +249,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from napari_sam2 import demo
+    import napari_sam2.demo as demo
 
     if args.gui:
         demo.run_gui(_demo_settings(args))
@@ -265,10 +270,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _demo_settings(args: argparse.Namespace):
-    from napari_sam2._napari.settings import PluginSettings
-    from napari_sam2.demo import standin_checkpoint
+    from napari_sam2.demo import gui_settings, standin_checkpoint
 
     checkpoint = standin_checkpoint() if args.standin else args.checkpoint
-    return PluginSettings(preset=args.model, checkpoint=str(checkpoint) if checkpoint else None,
-                          device=args.device, image_size=args.image_size or 1024,
-                          bfloat16=args.precision == "bfloat16")
+    return gui_settings(args.model, checkpoint, args.device, args.image_size, args.precision)

@@ -21,7 +21,8 @@ from napari_sam2.engine.runner import Progress, SegmentOptions, segment_stack
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2._napari.settings import PluginSettings
 
-__all__ = ["DemoResult", "demo_stack", "run_demo", "run_gui", "standin_checkpoint", "write_demo"]
+__all__ = ["DemoResult", "demo_stack", "gui_settings", "run_demo", "run_gui", "standin_checkpoint",
+           "write_demo"]
 
 # Where the cell is on frame 0 (x, y): the demo's one click.
 CLICK = (80.0, 128.0)
@@ -86,6 +87,16 @@ def standin_checkpoint() -> Path:
     if not path.exists():
         write_standin_checkpoint("sam2.1_hiera_tiny", path)
     return path
+
+
+def gui_settings(model: str, checkpoint: str | Path | None, device: str = "auto",
+                 image_size: int | None = None, precision: str = "float32") -> PluginSettings:
+    """The plugin's settings for the command line's model options."""
+    from napari_sam2._napari.settings import PluginSettings  # GUI side, loaded only here
+
+    return PluginSettings(preset=model, checkpoint=str(checkpoint) if checkpoint else None,
+                          device=device, image_size=image_size or 1024,
+                          bfloat16=precision == "bfloat16")
 
 
 def run_gui(settings: PluginSettings | None = None, *, block: bool = True):

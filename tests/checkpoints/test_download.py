@@ -56,7 +56,9 @@ def server(body):
 
 @pytest.fixture
 def known_hash(body, monkeypatch):
-    entry = dataclasses.replace(checkpoints.REGISTRY[PRESET], sha256=hashlib.sha256(body).hexdigest())
+    entry = dataclasses.replace(
+        checkpoints.REGISTRY[PRESET], sha256=hashlib.sha256(body).hexdigest()
+    )
     monkeypatch.setitem(checkpoints.REGISTRY, PRESET, entry)
 
 

@@ -31,7 +31,9 @@ def test_standin_checkpoint_loads_strictly(preset, tmp_path):
 
 def test_wrong_model_size_is_named(tmp_path):
     path = write_standin_checkpoint("sam2.1_hiera_small", tmp_path / "small.pt")
-    with pytest.raises(CheckpointMismatchError, match=r"small\.pt.*sam2\.1_hiera_tiny.*missing.*pick the preset"):
+    with pytest.raises(
+        CheckpointMismatchError, match=r"small\.pt.*sam2\.1_hiera_tiny.*missing.*pick the preset"
+    ):
         load_model("sam2.1_hiera_tiny", checkpoint=path)
 
 

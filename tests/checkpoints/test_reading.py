@@ -66,8 +66,11 @@ def test_training_extras_are_ignored(tmp_path, standin):
         "optimizer": {"model": standin, "epoch": 3, "optimizer": opt.state_dict()},
         "bare_with_values": {**standin, "epoch": 3, "note": "fine-tuned on nuclei"},
         "values_in_wrapper": {"model": {**standin, "step": 1200, "tag": "v2"}, "epoch": 3},
-        "python_objects": {"model": standin, "epoch": np.int64(3),
-                           "args": argparse.Namespace(lr=1e-4, data="/scratch")},
+        "python_objects": {
+            "model": standin,
+            "epoch": np.int64(3),
+            "args": argparse.Namespace(lr=1e-4, data="/scratch"),
+        },
     }
     key = "sam_mask_decoder.iou_token.weight"
     for name, obj in files.items():
@@ -104,7 +107,9 @@ class _Shell:
 def test_code_references_are_refused_not_run(tmp_path, standin):
     target = tmp_path / "pwned"
     torch.save({"model": standin, "x": _Shell(target)}, tmp_path / "crafted.pt")
-    with pytest.raises(CheckpointCorruptError, match="refers to code.*system.*not a plain checkpoint") as exc:
+    with pytest.raises(
+        CheckpointCorruptError, match="refers to code.*system.*not a plain checkpoint"
+    ) as exc:
         read_state_dict(tmp_path / "crafted.pt")
     _one_line_without_torch_advice(str(exc.value))
     assert not target.exists()

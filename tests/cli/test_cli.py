@@ -244,7 +244,9 @@ def test_bfloat16_without_a_gpu_is_a_user_error(tmp_path, stack, prompts, capsys
 
 
 @pytest.mark.slow
-def test_long_stack_options_reach_the_session(tmp_path, stack, prompts, standin, monkeypatch, capsys):
+def test_long_stack_options_reach_the_session(
+    tmp_path, stack, prompts, standin, monkeypatch, capsys
+):
     from napari_sam2.engine import session as session_module
     from napari_sam2.engine.memory_tree import MemoryTree
 

@@ -33,7 +33,9 @@ def run(model, frames, tree, objs=(1,), start=0, reverse=False, max_frames=None)
 
 def test_one_pathway_without_the_memory_rules_is_plain_sam2(small_model, frames):
     _, plain, order = run(small_model, frames, None)
-    _, tree, tree_order = run(small_model, frames, MemoryTree(1, object_aware=False, weight_range=None))
+    _, tree, tree_order = run(
+        small_model, frames, MemoryTree(1, object_aware=False, weight_range=None)
+    )
     assert tree_order == order == list(range(6))  # nothing changed at the end: nothing re-emitted
     for key in plain:
         np.testing.assert_array_equal(tree[key], plain[key])
@@ -64,7 +66,9 @@ def test_backward_from_the_last_frame(small_model, frames):
     assert all((final[f, 1] > 0).any() for f in range(6))  # the disc is found on every frame
 
 
-def test_refinement_click_in_the_middle_becomes_a_conditioning_frame_for_all_pathways(small_model, frames):
+def test_refinement_click_in_the_middle_becomes_a_conditioning_frame_for_all_pathways(
+    small_model, frames
+):
     session, _, _ = run(small_model, frames, TREE)
     session.add_points(3, 1, [[55, 48], [20, 20]], [1, 0])
     shown = session.result(3).low_res_logits[0]

@@ -18,10 +18,17 @@ def test_golden_long_stack(case, standin_tiny):
     session = VideoSession(standin_tiny, data["frames"], memory_tree=tree)
     prompt = spec["prompt"]
     if prompt.get("box") is not None:
-        session.set_prompt(prompt["frame"], prompt["obj"], box=prompt["box"], points=prompt.get("points"),
-                           labels=prompt.get("labels"))
+        session.set_prompt(
+            prompt["frame"],
+            prompt["obj"],
+            box=prompt["box"],
+            points=prompt.get("points"),
+            labels=prompt.get("labels"),
+        )
     else:
-        session.set_prompt(prompt["frame"], prompt["obj"], points=prompt["points"], labels=prompt["labels"])
+        session.set_prompt(
+            prompt["frame"], prompt["obj"], points=prompt["points"], labels=prompt["labels"]
+        )
     final = {}
     for result in session.propagate():  # the last result of a frame is its final answer
         final[result.frame] = result.low_res_logits[result.obj_ids.index(prompt["obj"])]

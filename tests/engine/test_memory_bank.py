@@ -31,7 +31,10 @@ def memory(frame: int, features: bool = True) -> FrameMemory:
 
 
 def bank_with(cond=(), tracked=(), num_frames=40, signed=True, store=None, obj_id=1) -> MemoryBank:
-    bank = MemoryBank(store if store is not None else TensorStore(1 << 30), MemoryRules(num_frames, signed_pointer_distance=signed))
+    bank = MemoryBank(
+        store if store is not None else TensorStore(1 << 30),
+        MemoryRules(num_frames, signed_pointer_distance=signed),
+    )
     add(bank, obj_id, cond, tracked)
     return bank
 
@@ -67,8 +70,14 @@ def test_six_most_recent_tracked_frames_in_the_direction_of_travel():
     sel = bank.select(1, 15, FWD)
     recent = [s for s in spatial(sel) if s[1] is TRACKED]
     # Slot 6 is the nearest frame, slot 1 the farthest of the six.
-    assert recent == [(9, TRACKED, 1), (10, TRACKED, 2), (11, TRACKED, 3),
-                      (12, TRACKED, 4), (13, TRACKED, 5), (14, TRACKED, 6)]
+    assert recent == [
+        (9, TRACKED, 1),
+        (10, TRACKED, 2),
+        (11, TRACKED, 3),
+        (12, TRACKED, 4),
+        (13, TRACKED, 5),
+        (14, TRACKED, 6),
+    ]
 
 
 def test_gaps_leave_their_slots_empty():
@@ -79,7 +88,15 @@ def test_gaps_leave_their_slots_empty():
 def test_reverse_propagation_looks_at_later_frames():
     bank = bank_with(cond=[30], tracked=range(16, 30))
     sel = bank.select(1, 15, BWD)
-    assert [(f, t) for f, _, t in spatial(sel)] == [(30, 0), (21, 1), (20, 2), (19, 3), (18, 4), (17, 5), (16, 6)]
+    assert [(f, t) for f, _, t in spatial(sel)] == [
+        (30, 0),
+        (21, 1),
+        (20, 2),
+        (19, 3),
+        (18, 4),
+        (17, 5),
+        (16, 6),
+    ]
     assert pointers(sel)[:3] == [(30, COND, 15), (16, TRACKED, 1), (17, TRACKED, 2)]
     # Forward from the same frame, the later frames are not "the past".
     assert [s[0] for s in spatial(bank.select(1, 15, FWD))] == [30]
@@ -142,7 +159,10 @@ def test_selection_is_frozen_and_gathered_in_batches():
     prompt = bank.gather([a, b])
     assert [t_pos for _, t_pos in prompt.spatial] == [0, 5, 6]
     assert [tuple(f.shape) for f, _ in prompt.spatial] == [(2, 2, 2, 2)] * 3
-    assert prompt.spatial[2][0][:, 0, 0, 0].tolist() == [2.0, 2.0]  # frame 2's features, both objects
+    assert prompt.spatial[2][0][:, 0, 0, 0].tolist() == [
+        2.0,
+        2.0,
+    ]  # frame 2's features, both objects
     assert [d for _, d in prompt.pointers] == [3, 1, 2]
     with pytest.raises(ValueError, match="different structure"):
         bank.gather([a, c])
@@ -194,11 +214,19 @@ def test_choose_candidate_replaces_the_shown_mask_and_its_memory():
 
     bank = bank_with()
     bank.add_object(1)
-    cands = Candidates(torch.stack([torch.full((4, 4), float(i)) for i in range(3)]), torch.tensor([0.1, 0.9, 0.5]),
-                       torch.zeros(3, 8), torch.ones(1, 1), chosen=1)
+    cands = Candidates(
+        torch.stack([torch.full((4, 4), float(i)) for i in range(3)]),
+        torch.tensor([0.1, 0.9, 0.5]),
+        torch.zeros(3, 8),
+        torch.ones(1, 1),
+        chosen=1,
+    )
     bank.record_prompt(1, 0, make_points([[1, 1]], [1], (8, 8)), cands.memory(1), cands)
-    bank.commit_prompted(lambda f, shown: FrameMemory(shown.mask_logits, shown.obj_ptr, shown.object_score,
-                                                      shown.mask_logits[:, :, :2, :2]))
+    bank.commit_prompted(
+        lambda f, shown: FrameMemory(
+            shown.mask_logits, shown.obj_ptr, shown.object_score, shown.mask_logits[:, :, :2, :2]
+        )
+    )
     assert bank.is_conditioning(1, 0)
     shown = bank.choose_candidate(1, 0, 2)
     assert not bank.is_conditioning(1, 0)  # encoded again from the new mask on the next commit

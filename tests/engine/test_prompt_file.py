@@ -85,9 +85,17 @@ def test_csv_bad_header(tmp_path):
         ({"version": 2, "prompts": []}, "version"),
         ({"version": 1, "prompts": [{"object": 1, "points": [[1, 2]]}]}, 'missing "frame"'),
         ({"version": 1, "prompts": [{"frame": 0, "object": 1}]}, "no points and no box"),
-        ({"version": 1, "prompts": [{"frame": 0, "object": 1, "points": [[1, 2, 3]]}]}, r"\[x, y\]"),
-        ({"version": 1, "prompts": [{"frame": 0, "object": 1, "points": [[1, 2]],
-                                     "labels": [1, 1]}]}, "1 point"),
+        (
+            {"version": 1, "prompts": [{"frame": 0, "object": 1, "points": [[1, 2, 3]]}]},
+            r"\[x, y\]",
+        ),
+        (
+            {
+                "version": 1,
+                "prompts": [{"frame": 0, "object": 1, "points": [[1, 2]], "labels": [1, 1]}],
+            },
+            "1 point",
+        ),
         ({"version": 1, "prompts": [{"frame": 0, "object": 1, "box": [1, 2]}]}, "box must be"),
         ({"version": 1, "prompts": [{"frame": -1, "object": 1, "box": [1, 2, 3, 4]}]}, ">= 0"),
         ({"version": 1, "prompts": [{"frame": 0, "obj": 1, "box": [1, 2, 3, 4]}]}, "object"),

@@ -137,7 +137,9 @@ def test_too_few_dimensions(small_model):
 
 
 def test_memory_budget_spills_to_disk(small_model, tmp_path):
-    s = VideoSession(small_model, disc_stack(t=6), memory_budget_bytes=50_000, cache_bytes=0, spill_dir=tmp_path)
+    s = VideoSession(
+        small_model, disc_stack(t=6), memory_budget_bytes=50_000, cache_bytes=0, spill_dir=tmp_path
+    )
     s.add_points(0, 1, [[40, 48]], [1])
     first = [r.low_res_logits.copy() for r in s.propagate()]
     assert s.bank.store.nbytes <= 50_000 + 400_000  # at most about one entry over budget

@@ -20,15 +20,21 @@ def replay(session: VideoSession, spec: dict, data: dict) -> list[tuple]:
             if op.get("box") is not None:
                 r = session.add_box(op["frame"], op["obj"], op["box"], clear=clear)
                 if op.get("points"):
-                    r = session.add_points(op["frame"], op["obj"], op["points"], op["labels"], clear=False)
+                    r = session.add_points(
+                        op["frame"], op["obj"], op["points"], op["labels"], clear=False
+                    )
             else:
-                r = session.add_points(op["frame"], op["obj"], op["points"], op["labels"], clear=clear)
+                r = session.add_points(
+                    op["frame"], op["obj"], op["points"], op["labels"], clear=clear
+                )
             outs.append(("prompt", r.frame, op["obj"], r))
         elif op["op"] == "mask":
             r = session.add_mask(op["frame"], op["obj"], data[op["mask"]])
             outs.append(("prompt", r.frame, op["obj"], r))
         else:
-            for r in session.propagate(op.get("start"), op.get("reverse", False), op.get("max_frames")):
+            for r in session.propagate(
+                op.get("start"), op.get("reverse", False), op.get("max_frames")
+            ):
                 outs.extend(("propagate", r.frame, obj, r) for obj in r.obj_ids)
     return outs
 
@@ -39,7 +45,9 @@ def test_golden_video(case, standin_tiny):
     spec, data = golden(case)
     session = VideoSession(standin_tiny, data["frames"], fill_hole_area=0)
     outs = replay(session, spec, data)
-    assert [(k, f, o) for k, f, o, _ in outs] == [(s["kind"], s["frame"], s["obj"]) for s in spec["steps"]]
+    assert [(k, f, o) for k, f, o, _ in outs] == [
+        (s["kind"], s["frame"], s["obj"]) for s in spec["steps"]
+    ]
     for (_, _, obj, result), step in zip(outs, spec["steps"]):
         i = result.obj_ids.index(obj)
         ours, ref = result.low_res_logits[i], data[step["key"]]

@@ -14,7 +14,9 @@ PRESETS = list_presets()
 
 def test_eight_official_presets():
     assert sorted(PRESETS) == sorted(
-        f"{rel}_hiera_{size}" for rel in ("sam2", "sam2.1") for size in ("tiny", "small", "base_plus", "large")
+        f"{rel}_hiera_{size}"
+        for rel in ("sam2", "sam2.1")
+        for size in ("tiny", "small", "base_plus", "large")
     )
 
 
@@ -23,7 +25,9 @@ def test_state_dict_matches_manifest(preset):
     man = manifest(preset)
     model = build_model(preset)
     state = model.state_dict()
-    assert [(k, list(v.shape)) for k, v in state.items()] == [(k, list(s)) for k, s in man["tensors"]]
+    assert [(k, list(v.shape)) for k, v in state.items()] == [
+        (k, list(s)) for k, s in man["tensors"]
+    ]
     assert sum(p.numel() for p in model.parameters()) == man["num_params"]
 
 
@@ -39,4 +43,3 @@ def test_strict_check_names_missing_extra_and_misshapen():
     assert "1 unexpected tensor(s): extra.weight" in problem
     assert "no_mem_embed: checkpoint (1, 1, 128) vs model (1, 1, 256)" in problem
     assert "\n" not in problem
-

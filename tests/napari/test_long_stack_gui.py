@@ -4,9 +4,9 @@ slice as one undo step, and a cancelled run ends with the best path's masks."""
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.test_widget_flow import _click, _ready, _wait
 
 from napari_sam2.engine.memory_tree import MemoryTree
-from tests.napari.test_widget_flow import _click, _ready, _wait
 
 
 def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):

@@ -154,8 +154,9 @@ def test_shown_slice_is_prepared_so_clicks_answer_at_once(open_widget, qtbot):
             hook.remove()
 
 
-def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin_checkpoint,
-                                                     tmp_path, monkeypatch):
+def test_model_download_shows_progress_in_the_viewer(
+    open_widget, qtbot, standin_checkpoint, tmp_path, monkeypatch
+):
     import dataclasses
     import hashlib
 
@@ -167,7 +168,9 @@ def test_model_download_shows_progress_in_the_viewer(open_widget, qtbot, standin
 
     body = standin_checkpoint.read_bytes()
     preset = "sam2.1_hiera_tiny"
-    info = dataclasses.replace(checkpoints.REGISTRY[preset], sha256=hashlib.sha256(body).hexdigest())
+    info = dataclasses.replace(
+        checkpoints.REGISTRY[preset], sha256=hashlib.sha256(body).hexdigest()
+    )
     monkeypatch.setitem(checkpoints.REGISTRY, preset, info)
     monkeypatch.setenv("NAPARI_SAM2_CACHE_DIR", str(tmp_path / "cache"))
     server = CheckpointServer(body)
@@ -200,7 +203,11 @@ def test_bfloat16_choice_reaches_the_model_spec_and_is_ignored_on_cpu(open_widge
     viewer, widget = open_widget(make_timelapse(3, 96, 2))
     widget.settings.bfloat16.setChecked(True)  # toggling syncs the controller
     spec = widget.controller.model_spec
-    assert spec.bfloat16 and spec.precision("cpu") == "float32" and spec.precision("cuda") == "bfloat16"
+    assert (
+        spec.bfloat16
+        and spec.precision("cpu") == "float32"
+        and spec.precision("cuda") == "bfloat16"
+    )
     assert widget.setup_layers()
     _click(viewer, widget, 1)
     assert (widget.controller.labels_layer.data[1] > 0).any()

@@ -97,7 +97,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
     def state(self, create: bool = True) -> SessionState | None:
         """The session for the current image/layout/channel/model (created on
         demand unless ``create`` is False: then None if there is none yet)."""
-        from napari_sam2 import VideoSession
+        from napari_sam2.engine.session import VideoSession
 
         layout = self.layout()
         key = (id(self.image_layer), layout, self.channel, self.model_spec)
@@ -249,7 +249,8 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         plane = np.asarray(mask_layer.data[st.layout.labels_index(frame)])
         if plane.shape != st.session.frame_shape:
             raise ValueError(
-                f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, expected {st.session.frame_shape}"
+                f"mask layer '{mask_layer.name}' slice has shape {plane.shape}, "
+                f"expected {st.session.frame_shape}"
             )
         label = mask_layer.selected_label if source_label is None else source_label
         self.write_result(
@@ -267,8 +268,9 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         self.ensure_layers()
         layout = self.layout()
         records = to_records(
-            collect_prompts(self.points_layer, self.shapes_layer, self.labels_layer, layout,
-                            self.current_object)
+            collect_prompts(
+                self.points_layer, self.shapes_layer, self.labels_layer, layout, self.current_object
+            )
         )
         if not records:
             raise ValueError("no prompts to save: click on an object (or draw a box) first")

@@ -71,7 +71,8 @@ class LayerBinding:
             self.labels_layer.selected_label = 1
         elif self.labels_layer.data.shape != base.labels_shape:
             raise ValueError(
-                f"Labels layer '{self.labels_layer.name}' has shape {self.labels_layer.data.shape}, "
+                f"Labels layer '{self.labels_layer.name}' has shape "
+                f"{self.labels_layer.data.shape}, "
                 f"but the image '{image.name}' needs {base.labels_shape}: choose another "
                 "Labels layer or none (one will be created)"
             )

@@ -67,7 +67,7 @@ class DownloadProgress:
 def get_model(spec: ModelSpec):
     """The model for ``spec``, loaded once and then reused (a download shows its
     progress in the viewer)."""
-    from napari_sam2 import load_model
+    from napari_sam2.checkpoints import load_model
 
     device = str(pick_device(spec.device))
     key = spec.key(device)

@@ -16,8 +16,8 @@ from qtpy.QtWidgets import (
 )
 
 from napari_sam2._napari.settings import PluginSettings
-from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.device import DEVICE_CHOICES
+from napari_sam2.engine.memory_tree import MemoryTree
 
 IMAGE_SIZES = (1024, 512, 256)
 
@@ -73,7 +73,9 @@ class ModelSettings(QWidget):
         self.pathways.setValue(3)
         self.pathways.setToolTip("Hypotheses kept per object in long-stack mode")
         self.non_overlap = QCheckBox("objects never overlap")
-        self.non_overlap.setToolTip("Where masks overlap, the most confident object keeps the pixel")
+        self.non_overlap.setToolTip(
+            "Where masks overlap, the most confident object keeps the pixel"
+        )
         adv = QFormLayout(self.advanced)
         adv.addRow("input size", self.image_size)
         adv.addRow("fill holes", self.fill_holes)
@@ -93,8 +95,15 @@ class ModelSettings(QWidget):
 
     def _show_advanced(self, on: bool) -> None:
         form = self.advanced.layout()
-        for field in (self.image_size, self.fill_holes, self.non_overlap, self.long_stack,
-                      self.pathways, self.bfloat16, self.overwrite):
+        for field in (
+            self.image_size,
+            self.fill_holes,
+            self.non_overlap,
+            self.long_stack,
+            self.pathways,
+            self.bfloat16,
+            self.overwrite,
+        ):
             field.setVisible(on)
             label = form.labelForField(field)
             if label is not None:
@@ -118,7 +127,9 @@ class ModelSettings(QWidget):
             overwrite=self.overwrite.isChecked(),
             fill_hole_area=self.fill_holes.value(),
             non_overlap=self.non_overlap.isChecked(),
-            memory_tree=MemoryTree(pathways=self.pathways.value()) if self.long_stack.isChecked() else None,
+            memory_tree=MemoryTree(pathways=self.pathways.value())
+            if self.long_stack.isChecked()
+            else None,
         )
 
     def show_settings(self, settings: PluginSettings) -> None:

@@ -79,5 +79,8 @@ def _compute_dtype(precision: str, device: torch.device) -> torch.dtype:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "bfloat16" and device.type != "cuda":
-        raise ValueError(f"precision 'bfloat16' needs a CUDA GPU; the model is on {device.type!r} (use 'float32')")
+        raise ValueError(
+            f"precision 'bfloat16' needs a CUDA GPU; the model is on {device.type!r} "
+            "(use 'float32')"
+        )
     return torch.bfloat16 if precision == "bfloat16" else torch.float32

@@ -178,7 +178,10 @@ def _state_dict_of(obj: object, path: Path) -> dict[str, torch.Tensor]:
     if isinstance(obj, Mapping):
         for wrapper in _WRAPPER_KEYS:
             inner = obj.get(wrapper)
-            if isinstance(inner, Mapping) and any(isinstance(v, torch.Tensor) for v in inner.values()):
+            has_tensors = isinstance(inner, Mapping) and any(
+                isinstance(v, torch.Tensor) for v in inner.values()
+            )
+            if has_tensors:
                 obj = inner
                 break
     if not isinstance(obj, Mapping):

@@ -21,7 +21,9 @@ Axis rules used by :func:`open_frames` (axes are those of the original data):
 
 from __future__ import annotations
 
+import operator
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +33,27 @@ import numpy as np
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["FrameSource", "MissingFileError", "open_frames"]
+__all__ = [
+    "FrameIndexError",
+    "FrameSource",
+    "MissingFileError",
+    "UnreadableFileError",
+    "open_frames",
+]
 
 RGB_MIN_SIDE = 30  # napari's guess_rgb threshold
 
 
 class MissingFileError(FileNotFoundError, ValueError):
     """A path given as frame data does not exist (both an OSError and a ValueError)."""
+
+
+class UnreadableFileError(ValueError):
+    """A frame file that exists but cannot be read as an image stack."""
+
+
+class FrameIndexError(IndexError, ValueError):
+    """A frame index out of range: an IndexError for iteration, a ValueError for users."""
 
 
 class FrameSource:
@@ -60,6 +76,7 @@ class FrameSource:
         fixed: Mapping[int, int] | None = None,
         name: str | None = None,
         closer: Any = None,
+        from_file: bool = False,
     ) -> None:
         self._data = data
         self.shape: tuple[int, ...] = tuple(int(s) for s in data.shape)
@@ -69,6 +86,7 @@ class FrameSource:
         self.fixed: dict[int, int] = dict(fixed or {})
         self.name = name or f"{type(data).__module__.split('.')[0]}.{type(data).__name__}"
         self._closer = closer
+        self._from_file = from_file
         self.rgb = channel_axis is not None and channel is None
         self.num_frames: int = 1 if frame_axis is None else self.shape[frame_axis]
         self.frame_shape: tuple[int, int] = (self.shape[y_axis], self.shape[x_axis])
@@ -99,13 +117,24 @@ class FrameSource:
     def _check(self, frame: int) -> int:
         frame = int(frame)
         if not 0 <= frame < self.num_frames:
-            raise IndexError(f"frame {frame} out of range for {self.num_frames} frames")
+            raise FrameIndexError(
+                f"frame {frame} out of range for {self.num_frames} frames "
+                f"(0..{self.num_frames - 1})"
+            )
         return frame
 
     def read(self, frame: int) -> np.ndarray:
         """Frame ``frame`` as ``(H, W)`` or ``(H, W, 3)``, raw dtype; reads only that frame."""
-        out = self._data[self._data_index(self._check(frame))]
-        out = np.asarray(out)
+        index = self._data_index(self._check(frame))
+        try:
+            out = np.asarray(self._data[index])
+        except Exception as err:
+            if not self._from_file:
+                raise
+            # A damaged file can open (header intact) and fail on its pixel data.
+            raise UnreadableFileError(
+                f"{self.name}: cannot read frame {frame} ({_detail(err)})"
+            ) from None
         if self.rgb and self.channel_axis is not None:
             # e.g. TCYX data: the channel comes out first, the engine wants it last.
             kept = sorted((self.y_axis, self.x_axis, self.channel_axis))
@@ -163,7 +192,25 @@ class FrameSource:
         return f"FrameSource({self.describe()})"
 
 
+def _as_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be an integer, got {value}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{what} must be an integer, got {_show(value)}") from None
+
+
+def _show(value: Any) -> str:
+    """A short description of a bad argument, without numpy repr noise."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return repr(value)[:40]
+    shape = getattr(value, "shape", None)
+    return type(value).__name__ if shape is None else f"{type(value).__name__} of shape {shape}"
+
+
 def _norm_axis(axis: int, ndim: int, what: str) -> int:
+    axis = _as_int(axis, what)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{what} {axis} out of range for data with {ndim} dimensions")
     return axis % ndim
@@ -173,12 +220,40 @@ def _guess_rgb(shape: tuple[int, ...]) -> bool:
     return len(shape) >= 3 and shape[-1] in (3, 4) and min(shape[-3:-1]) > RGB_MIN_SIDE
 
 
+def _detail(err: BaseException) -> str:
+    """A foreign error in a few words: its type and first line, without object reprs."""
+    line = (str(err).strip().splitlines() or [""])[0]
+    line = re.sub(r"<[^<>]*? at 0x[0-9a-fA-F]+>", "an object", line)[:120]
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
+
+
 def _open_path(path: Path) -> tuple[Any, Any]:
     """Open a file lazily; returns (array-like, object to close or None)."""
     if not path.exists():
         raise MissingFileError(2, "no such file or directory", str(path))
     suffix = path.suffix.lower()
     if suffix in (".tif", ".tiff"):
+        kind = "TIFF"
+    elif suffix == ".npy":
+        kind = "NumPy .npy"
+    elif suffix == ".zarr" or (path / ".zarray").exists() or (path / "zarr.json").exists():
+        kind = "zarr"
+    else:
+        raise ValueError(
+            f"unknown file type {suffix or path.name!r}: expected .tif/.tiff, .npy or .zarr"
+        )
+    try:
+        return _open_file(path, kind)
+    except UnreadableFileError:
+        raise
+    except Exception as err:  # any parser failure means a damaged or foreign file
+        raise UnreadableFileError(
+            f"{path}: cannot read it as a {kind} file ({_detail(err)})"
+        ) from None
+
+
+def _open_file(path: Path, kind: str) -> tuple[Any, Any]:
+    if kind == "TIFF":
         import tifffile
 
         try:
@@ -188,24 +263,26 @@ def _open_path(path: Path) -> tuple[Any, Any]:
             import zarr
 
             store = tifffile.imread(path, aszarr=True)
-            arr = zarr.open(store, mode="r")
-            if not hasattr(arr, "shape"):  # a multiscale group: take full resolution
-                arr = arr["0"]
+            try:
+                arr = zarr.open(store, mode="r")
+                if not hasattr(arr, "shape"):  # a multiscale group: take full resolution
+                    arr = arr["0"]
+            except BaseException:
+                store.close()
+                raise
             return arr, store
-    if suffix == ".npy":
-        return np.load(path, mmap_mode="r"), None
-    if suffix == ".zarr" or (path / ".zarray").exists() or (path / "zarr.json").exists():
-        import zarr
+    if kind == "NumPy .npy":
+        return np.load(path, mmap_mode="r", allow_pickle=False), None
+    import zarr
 
-        arr = zarr.open(str(path), mode="r")
-        if not hasattr(arr, "shape"):
-            if "0" not in arr:
-                raise ValueError(f"{path} is a zarr group without an array '0'; open the array")
-            arr = arr["0"]
-        return arr, None
-    raise ValueError(
-        f"unknown file type {suffix or path.name!r}: expected .tif/.tiff, .npy or .zarr"
-    )
+    arr = zarr.open(str(path), mode="r")
+    if not hasattr(arr, "shape"):
+        if "0" not in arr:
+            raise UnreadableFileError(
+                f"{path} is a zarr group without an array '0'; open the array"
+            )
+        arr = arr["0"]
+    return arr, None
 
 
 def open_frames(
@@ -231,7 +308,12 @@ def open_frames(
         data, closer = _open_path(path)
         name = str(path)
     elif not (hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__getitem__")):
-        data = np.asarray(data)
+        try:
+            data = np.asarray(data)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"frame data must be an array or a file path, got {_show(data)}"
+            ) from None
     try:
         return _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer)
     except Exception:
@@ -243,11 +325,19 @@ def open_frames(
 def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) -> FrameSource:
     shape = tuple(int(s) for s in data.shape)
     ndim = len(shape)
+    kind = np.dtype(data.dtype).kind
+    if kind not in "biuf":
+        raise ValueError(
+            f"frame data of dtype {np.dtype(data.dtype)} is not an image; "
+            "expected bool, integer or float pixels"
+        )
+    if 0 in shape:
+        raise ValueError(f"frame data of shape {shape} is empty")
     if channel_axis is not None:
         channel_axis = _norm_axis(channel_axis, ndim, "channel_axis")
     elif rgb or (rgb is None and _guess_rgb(shape)):
         channel_axis = ndim - 1
-        if shape[-1] not in (3, 4):
+        if ndim < 3 or shape[-1] not in (3, 4):
             raise ValueError(f"rgb=True needs a last axis of size 3 or 4, data shape {shape}")
     elif channel is not None:
         raise ValueError(
@@ -257,6 +347,8 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
     if len(spatial) < 2:
         raise ValueError(f"data of shape {shape} has fewer than 2 spatial dimensions")
     y_axis, x_axis = spatial[-2], spatial[-1]
+    if channel is not None:
+        channel = _as_int(channel, "channel")
     if channel_axis is not None:
         n_channels = shape[channel_axis]
         if channel is not None:
@@ -277,11 +369,16 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
                 f"frame_axis {frame_axis} is a spatial axis or the channel axis "
                 f"(Y={y_axis}, X={x_axis}, channel={channel_axis})"
             )
+    if fixed is not None and not isinstance(fixed, Mapping):
+        raise ValueError(f"fixed must be a mapping {{axis: index}}, got {_show(fixed)}")
     fixed_norm: dict[int, int] = {}
     for axis, index in (fixed or {}).items():
         a = _norm_axis(axis, ndim, "fixed axis")
         if a in (f_axis, y_axis, x_axis, channel_axis):
             raise ValueError(f"fixed axis {axis} is the frame, a spatial or the channel axis")
+        if a in fixed_norm:
+            raise ValueError(f"axis {a} fixed twice (as {a} and {a - ndim}); give it once")
+        index = _as_int(index, f"fixed index of axis {axis}")
         if not -shape[a] <= index < shape[a]:
             raise ValueError(f"fixed index {index} out of range for axis {a} of size {shape[a]}")
         fixed_norm[a] = int(index) % shape[a]
@@ -295,4 +392,5 @@ def _build(data, frame_axis, channel, channel_axis, rgb, fixed, name, closer) ->
         fixed=fixed_norm,
         name=name,
         closer=closer,
+        from_file=name is not None,
     )

@@ -36,7 +36,9 @@ class ImagePredictor:
         frame = np.asarray(frame)
         if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[-1] not in (3, 4)):
             raise ValueError(f"an image must be (H, W) or (H, W, 3), got shape {frame.shape}")
-        image = to_model_input(frame, self.model.cfg.image_size, self.normalization, device=self.model.device)
+        image = to_model_input(
+            frame, self.model.cfg.image_size, self.normalization, device=self.model.device
+        )
         with torch.inference_mode():
             feats = self.model.encode_image(image)
             self._embed = self.model.condition(feats, None)
@@ -69,14 +71,19 @@ class ImagePredictor:
             mask_in = torch.as_tensor(np.asarray(mask_logits), dtype=torch.float32, device=device)
             side = cfg.low_res_mask_size
             if mask_in.shape[-2:] != (side, side):
-                raise ValueError(f"mask_logits must be ({side}, {side}) low-res logits, got {tuple(mask_in.shape)}")
+                raise ValueError(
+                    f"mask_logits must be ({side}, {side}) low-res logits, "
+                    f"got {tuple(mask_in.shape)}"
+                )
             mask_in = mask_in.reshape(1, 1, side, side)
         with torch.inference_mode():
             out = model.decode(self._embed, self._features.high_res, coords, labs, mask_in)
             out = select_output(out, multimask, cfg.dynamic_multimask_stability_delta,
                                 cfg.dynamic_multimask_stability_thresh)
             logits = out.masks[0].float()
-            full = F.interpolate(logits[None], size=self._shape, mode="bilinear", align_corners=False)[0]
+            full = F.interpolate(
+                logits[None], size=self._shape, mode="bilinear", align_corners=False
+            )[0]
         return ImagePrediction(
             low_res_logits=logits.clamp(-32.0, 32.0).cpu().numpy(),
             iou=out.ious[0].float().cpu().numpy(),

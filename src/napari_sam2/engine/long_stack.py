@@ -18,7 +18,13 @@ from dataclasses import dataclass
 
 import torch
 
-from napari_sam2.engine.memory_bank import Direction, FrameMemory, MemoryBank, MemoryKind, MemorySelection
+from napari_sam2.engine.memory_bank import (
+    Direction,
+    FrameMemory,
+    MemoryBank,
+    MemoryKind,
+    MemorySelection,
+)
 from napari_sam2.engine.memory_tree import (
     MemoryTree,
     Step,
@@ -52,8 +58,14 @@ class _Row:
 class LongStackRun:
     """The memory tree of every object during one propagation in one direction."""
 
-    def __init__(self, bank: MemoryBank, tracker: Tracker, tree: MemoryTree, direction: Direction,
-                 postprocess: Callable[[FrameMemory], FrameMemory] = lambda memory: memory) -> None:
+    def __init__(
+        self,
+        bank: MemoryBank,
+        tracker: Tracker,
+        tree: MemoryTree,
+        direction: Direction,
+        postprocess: Callable[[FrameMemory], FrameMemory] = lambda memory: memory,
+    ) -> None:
         self.bank, self.tracker, self.tree, self.direction = bank, tracker, tree, direction
         self.postprocess = postprocess  # applied to a mask once its memory is encoded
         self.pathways: dict[int, list[Pathway]] = {}
@@ -77,7 +89,9 @@ class LongStackRun:
         rows = [_Row(o, 0, self._select(self.bank, o, frame, []), None) for o in obj_ids]
         outs = self._decode(feats, rows)
         for row, (out, i) in zip(rows, outs):
-            memory = FrameMemory(out.masks[i : i + 1], out.obj_ptr[i : i + 1], out.object_score_logits[i : i + 1])
+            memory = FrameMemory(
+                out.masks[i : i + 1], out.obj_ptr[i : i + 1], out.object_score_logits[i : i + 1]
+            )
             memory.features = self.tracker.encode(feats, memory.mask_logits, memory.object_score)
             fork = self.bank.fork([row.obj_id])
             fork.store_tracked(row.obj_id, frame, self.postprocess(memory))
@@ -96,14 +110,22 @@ class LongStackRun:
                 score = functools.partial(path.bank.object_score, obj_id, kind=MemoryKind.TRACKED)
                 rows.append(_Row(obj_id, p, sel, key_weights(sel, score, self.tree)))
         outs = self._decode(feats, rows)
-        kept: list[tuple[int, Pathway, int, object, int]] = []  # (obj, parent, candidate index, out, row)
+        kept: list[
+            tuple[int, Pathway, int, object, int]
+        ] = []  # (obj, parent, candidate index, out, row)
         scores_of: dict[int, float] = {}
         for obj_id in obj_ids:
             mine = [(r, o) for r, o in zip(rows, outs) if r.obj_id == obj_id]
             ious = torch.stack([out.ious[i] for _, (out, i) in mine]).float()
-            object_scores = torch.stack([out.object_score_logits[i, 0] for _, (out, i) in mine]).float()
+            object_scores = torch.stack(
+                [out.object_score_logits[i, 0] for _, (out, i) in mine]
+            ).float()
             paths = self.pathways[obj_id]
-            for cand in prune(score_candidates([p.score for p in paths], ious, object_scores), object_scores, self.tree):
+            for cand in prune(
+                score_candidates([p.score for p in paths], ious, object_scores),
+                object_scores,
+                self.tree,
+            ):
                 out, i = mine[cand.pathway][1]
                 kept.append((obj_id, paths[cand.pathway], cand.index, out, i))
                 scores_of[len(kept) - 1] = cand.score
@@ -113,8 +135,12 @@ class LongStackRun:
         new: dict[int, list[Pathway]] = {o: [] for o in obj_ids}
         for k, (obj_id, parent, j, out, i) in enumerate(kept):
             fork = parent.bank.fork()
-            memory = FrameMemory(masks[k : k + 1], out.candidate_ptrs[i, j][None], object_scores[k : k + 1],
-                                 features[k : k + 1])
+            memory = FrameMemory(
+                masks[k : k + 1],
+                out.candidate_ptrs[i, j][None],
+                object_scores[k : k + 1],
+                features[k : k + 1],
+            )
             fork.store_tracked(obj_id, frame, self.postprocess(memory))
             step = Step(frame, float(out.ious[i, j]), float(out.object_score_logits[i, 0]))
             new[obj_id].append(Pathway(fork, scores_of[k], [*parent.history, step]))
@@ -123,7 +149,9 @@ class LongStackRun:
                 path.bank.reset()  # release what only the pruned pathways held
             self.pathways[obj_id] = new[obj_id]
 
-    def _select(self, bank: MemoryBank, obj_id: int, frame: int, remembered: list[int]) -> MemorySelection:
+    def _select(
+        self, bank: MemoryBank, obj_id: int, frame: int, remembered: list[int]
+    ) -> MemorySelection:
         if not self.tree.object_aware:
             return bank.select(obj_id, frame, self.direction)
         return select_remembered(bank, obj_id, frame, self.direction, remembered)
@@ -158,7 +186,9 @@ class LongStackRun:
         for obj_id, frames in self.visited.items():
             best = self.best(obj_id).bank
             for frame in frames:
-                if self.bank.entry_id(obj_id, frame, MemoryKind.TRACKED) != best.entry_id(obj_id, frame, MemoryKind.TRACKED):
+                if self.bank.entry_id(obj_id, frame, MemoryKind.TRACKED) != best.entry_id(
+                    obj_id, frame, MemoryKind.TRACKED
+                ):
                     self.bank.adopt(obj_id, frame, best)
                     changed.add(frame)
         for paths in self.pathways.values():
@@ -166,4 +196,3 @@ class LongStackRun:
                 path.bank.reset()
         self.pathways.clear()
         return sorted(changed)
-

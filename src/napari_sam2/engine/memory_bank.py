@@ -38,8 +38,17 @@ from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.engine.store import SharedTensorStore, TensorStore
 from napari_sam2.model.sam2 import MemoryPrompt
 
-__all__ = ["Candidates", "Direction", "FrameMemory", "MemoryBank", "MemoryKind", "MemoryRules",
-           "MemorySelection", "PointerSlot", "SpatialSlot"]
+__all__ = [
+    "Candidates",
+    "Direction",
+    "FrameMemory",
+    "MemoryBank",
+    "MemoryKind",
+    "MemoryRules",
+    "MemorySelection",
+    "PointerSlot",
+    "SpatialSlot",
+]
 
 Prompt = PointPrompt | MaskPrompt
 
@@ -60,7 +69,9 @@ class _Object:
     memories: dict[MemoryKind, dict[int, _Entry]] = field(
         default_factory=lambda: {kind: {} for kind in MemoryKind}
     )
-    pending: dict[int, FrameMemory] = field(default_factory=dict)  # prompted, memory not encoded yet
+    pending: dict[int, FrameMemory] = field(
+        default_factory=dict
+    )  # prompted, memory not encoded yet
     visited: dict[int, Direction] = field(default_factory=dict)  # frames propagation reached
     candidates: dict[int, Candidates] = field(default_factory=dict)
     revision: int = 0  # bumped whenever what a frame attends to may change
@@ -149,7 +160,12 @@ class MemoryBank:
 
     # -- prompts ------------------------------------------------------------------
     def record_prompt(
-        self, obj_id: int, frame: int, prompt: Prompt, shown: FrameMemory, candidates: Candidates | None = None
+        self,
+        obj_id: int,
+        frame: int,
+        prompt: Prompt,
+        shown: FrameMemory,
+        candidates: Candidates | None = None,
     ) -> None:
         """The user's prompt on ``frame`` and the mask shown for it (encoded on commit)."""
         obj = self._objects[obj_id]
@@ -241,14 +257,18 @@ class MemoryBank:
         if tensors is None:  # evicted with on_evict="drop": the frame must be tracked again
             self._drop(obj, kind, frame)
             return None
-        return FrameMemory(tensors["mask_logits"], entry.obj_ptr, entry.object_score, tensors.get("features"))
+        return FrameMemory(
+            tensors["mask_logits"], entry.obj_ptr, entry.object_score, tensors.get("features")
+        )
 
     def latest(self, obj_id: int, frame: int) -> FrameMemory | None:
         """What the user sees for this object on ``frame``: pending, conditioning, then tracked."""
         pending = self._objects[obj_id].pending.get(frame)
         if pending is not None:
             return pending
-        return self.memory(obj_id, frame, MemoryKind.CONDITIONING) or self.memory(obj_id, frame, MemoryKind.TRACKED)
+        return self.memory(obj_id, frame, MemoryKind.CONDITIONING) or self.memory(
+            obj_id, frame, MemoryKind.TRACKED
+        )
 
     def _put(self, obj: _Object, kind: MemoryKind, frame: int, memory: FrameMemory) -> None:
         tensors = {"mask_logits": memory.mask_logits}
@@ -256,7 +276,9 @@ class MemoryBank:
             tensors["features"] = memory.features
         self._drop(obj, kind, frame)
         key = self._shared.put(tensors)
-        obj.memories[kind][frame] = _Entry(key, memory.obj_ptr, memory.object_score, memory.features is not None)
+        obj.memories[kind][frame] = _Entry(
+            key, memory.obj_ptr, memory.object_score, memory.features is not None
+        )
         obj.revision += 1
 
     def _drop(self, obj: _Object, kind: MemoryKind, frame: int) -> None:
@@ -278,7 +300,9 @@ class MemoryBank:
         obj = self._objects[obj_id]
         cond, tracked = obj.memories[MemoryKind.CONDITIONING], obj.memories[MemoryKind.TRACKED]
         back = -direction.value  # one step into "the past"
-        spatial = [SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t, e in cond.items() if self._stored(e)]
+        spatial = [
+            SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t, e in cond.items() if self._stored(e)
+        ]
         for t_pos in range(1, rules.num_maskmem):
             t = frame + back * (rules.num_maskmem - t_pos)
             entry = tracked.get(t)
@@ -289,14 +313,22 @@ class MemoryBank:
         for t in cond:
             if (t - frame) * back >= 0:  # the prompted frame itself or its past
                 dist = (frame - t) * direction.value
-                pointers.append(PointerSlot(t, MemoryKind.CONDITIONING, dist if rules.signed_pointer_distance else abs(dist)))
+                pointers.append(
+                    PointerSlot(
+                        t,
+                        MemoryKind.CONDITIONING,
+                        dist if rules.signed_pointer_distance else abs(dist),
+                    )
+                )
         for dist in range(1, max_ptrs):
             t = frame + back * dist
             if not 0 <= t < rules.num_frames:
                 break
             if t in tracked:
                 pointers.append(PointerSlot(t, MemoryKind.TRACKED, dist))
-        return MemorySelection(obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1))
+        return MemorySelection(
+            obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1)
+        )
 
     def _stored(self, entry: _Entry) -> bool:
         return entry.key in self._shared.store
@@ -308,9 +340,17 @@ class MemoryBank:
         spatial_rows, pointer_rows = [], []
         for sel in selections:
             obj = self._objects[sel.obj_id]
-            spatial_rows.append([self.memory(sel.obj_id, s.frame, s.kind).features for s in sel.spatial])
+            spatial_rows.append(
+                [self.memory(sel.obj_id, s.frame, s.kind).features for s in sel.spatial]
+            )
             pointer_rows.append([obj.memories[p.kind][p.frame].obj_ptr for p in sel.pointers])
         first = selections[0]
-        spatial = [(torch.cat([row[i] for row in spatial_rows]), s.t_pos) for i, s in enumerate(first.spatial)]
-        pointers = [(torch.cat([row[i] for row in pointer_rows]), p.distance) for i, p in enumerate(first.pointers)]
+        spatial = [
+            (torch.cat([row[i] for row in spatial_rows]), s.t_pos)
+            for i, s in enumerate(first.spatial)
+        ]
+        pointers = [
+            (torch.cat([row[i] for row in pointer_rows]), p.distance)
+            for i, p in enumerate(first.pointers)
+        ]
         return MemoryPrompt(spatial, pointers, first.max_distance)

@@ -54,7 +54,11 @@ class MemoryTree:
     object_aware: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.pathways, bool) or not isinstance(self.pathways, int) or self.pathways < 1:
+        if (
+            isinstance(self.pathways, bool)
+            or not isinstance(self.pathways, int)
+            or self.pathways < 1
+        ):
             raise ValueError(f"pathways must be an integer >= 1, got {self.pathways!r}")
         if not 0.0 <= self.iou_threshold < 1.0:
             raise ValueError(f"iou_threshold must be in [0, 1), got {self.iou_threshold}")
@@ -63,7 +67,10 @@ class MemoryTree:
         if self.weight_range is not None:
             lo, hi = self.weight_range
             if not 0.0 < lo <= hi:
-                raise ValueError(f"weight_range must be (low, high) with 0 < low <= high, got {self.weight_range}")
+                raise ValueError(
+                    "weight_range must be (low, high) with 0 < low <= high, "
+                    f"got {self.weight_range}"
+                )
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,9 @@ class Candidate:
     signed_iou: float  # predicted IoU, negative when the object is predicted absent
 
 
-def score_candidates(path_scores: Sequence[float], ious: torch.Tensor, object_scores: torch.Tensor) -> list[Candidate]:
+def score_candidates(
+    path_scores: Sequence[float], ious: torch.Tensor, object_scores: torch.Tensor
+) -> list[Candidate]:
     """Every candidate of every pathway: ``ious (P, 3)``, ``object_scores (P,)``."""
     out = []
     for p, base in enumerate(path_scores):
@@ -99,9 +108,13 @@ def score_candidates(path_scores: Sequence[float], ious: torch.Tensor, object_sc
     return out
 
 
-def prune(candidates: list[Candidate], object_scores: torch.Tensor, tree: MemoryTree) -> list[Candidate]:
+def prune(
+    candidates: list[Candidate], object_scores: torch.Tensor, tree: MemoryTree
+) -> list[Candidate]:
     """The candidates that become the next pathways, best first."""
-    ranked = sorted(candidates, key=lambda c: c.score, reverse=True)  # stable: ties keep pathway order
+    ranked = sorted(
+        candidates, key=lambda c: c.score, reverse=True
+    )  # stable: ties keep pathway order
     keep = tree.pathways
     if float(object_scores.abs().max()) > tree.uncertainty:
         return ranked[:keep]
@@ -142,7 +155,9 @@ def memory_frames(history: Sequence[Step], tree: MemoryTree, max_pointers: int) 
     return frames
 
 
-def select_remembered(bank: MemoryBank, obj_id: int, frame: int, direction: Direction, remembered: list[int]) -> MemorySelection:
+def select_remembered(
+    bank: MemoryBank, obj_id: int, frame: int, direction: Direction, remembered: list[int]
+) -> MemorySelection:
     """The memory selection of the object-aware rule.
 
     Slots 1..6 take the 6 newest remembered frames (6 the newest); pointers
@@ -152,14 +167,16 @@ def select_remembered(bank: MemoryBank, obj_id: int, frame: int, direction: Dire
     rules = bank.rules
     plain = bank.select(obj_id, frame, direction)  # for the conditioning part
     spatial = [s for s in plain.spatial if s.kind is MemoryKind.CONDITIONING]
-    recent = remembered[-(rules.num_maskmem - 1):]
+    recent = remembered[-(rules.num_maskmem - 1) :]
     first_slot = rules.num_maskmem - len(recent)
     spatial += [SpatialSlot(t, MemoryKind.TRACKED, first_slot + i) for i, t in enumerate(recent)]
     pointers = [p for p in plain.pointers if p.kind is MemoryKind.CONDITIONING]
     max_ptrs = min(rules.num_frames, rules.max_obj_ptrs)
     for dist in range(1, min(max_ptrs, len(remembered))):
         pointers.append(PointerSlot(remembered[-dist], MemoryKind.TRACKED, dist))
-    return MemorySelection(obj_id, frame, direction, tuple(spatial), tuple(pointers), plain.max_distance)
+    return MemorySelection(
+        obj_id, frame, direction, tuple(spatial), tuple(pointers), plain.max_distance
+    )
 
 
 def rank_weights(scores: Sequence[float], low: float, high: float) -> list[float]:
@@ -173,7 +190,9 @@ def rank_weights(scores: Sequence[float], low: float, high: float) -> list[float
     return weights
 
 
-def key_weights(selection: MemorySelection, tracked_score: Callable[[int], float], tree: MemoryTree) -> list[float] | None:
+def key_weights(
+    selection: MemorySelection, tracked_score: Callable[[int], float], tree: MemoryTree
+) -> list[float] | None:
     """Key scales for a selection's memory frames then pointers (None: unscaled).
 
     ``tracked_score(frame)`` is a tracked frame's object-score logit; prompted
@@ -187,5 +206,9 @@ def key_weights(selection: MemorySelection, tracked_score: Callable[[int], float
 
     low, high = tree.weight_range
     frame_w = rank_weights([score(s.frame, s.kind) for s in selection.spatial], low, high)
-    ptr_w = rank_weights([score(p.frame, p.kind) for p in selection.pointers], low, high) if selection.pointers else []
+    ptr_w = (
+        rank_weights([score(p.frame, p.kind) for p in selection.pointers], low, high)
+        if selection.pointers
+        else []
+    )
     return frame_w + ptr_w

@@ -55,7 +55,9 @@ class Candidates:
     chosen: int
 
     def memory(self, index: int) -> FrameMemory:
-        return FrameMemory(self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score)
+        return FrameMemory(
+            self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score
+        )
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,12 @@ class MemoryRules:
 
     @classmethod
     def from_config(cls, cfg: SAM2Config, num_frames: int) -> MemoryRules:
-        return cls(num_frames, cfg.num_maskmem, cfg.max_obj_ptrs_in_encoder, cfg.use_signed_tpos_enc_to_obj_ptrs)
+        return cls(
+            num_frames,
+            cfg.num_maskmem,
+            cfg.max_obj_ptrs_in_encoder,
+            cfg.use_signed_tpos_enc_to_obj_ptrs,
+        )
 
 
 @dataclass(frozen=True)

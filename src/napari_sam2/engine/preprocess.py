@@ -56,17 +56,31 @@ class Normalization:
     limits: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
+        if not isinstance(self.mode, str) or self.mode not in MODES:
             raise ValueError(f"unknown normalization mode {self.mode!r}; expected one of {MODES}")
-        if not 0.0 <= self.low_percentile < self.high_percentile <= 100.0:
+        low = _real(self.low_percentile, "low_percentile")
+        high = _real(self.high_percentile, "high_percentile")
+        if not 0.0 <= low < high <= 100.0:
             raise ValueError(
-                f"need 0 <= low_percentile < high_percentile <= 100, got "
-                f"{self.low_percentile}, {self.high_percentile}"
+                f"need 0 <= low_percentile < high_percentile <= 100, got {low:g}, {high:g}"
             )
         if self.limits is not None:
-            lo, hi = self.limits
+            limits = self.limits
+            pair = hasattr(limits, "__len__") and not isinstance(limits, (str, bytes))
+            if not pair or len(limits) != 2:
+                raise ValueError("limits must be a pair (low, high) of finite numbers")
+            lo, hi = _real(limits[0], "limits"), _real(limits[1], "limits")
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise ValueError(f"limits must be finite with low < high, got {self.limits}")
+                raise ValueError(f"limits must be finite with low < high, got ({lo:g}, {hi:g})")
+
+
+def _real(value, what: str) -> float:
+    if isinstance(value, (bool, str, bytes)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {type(value).__name__}") from None
 
 
 def _name(frame: int | None) -> str:
@@ -100,8 +114,12 @@ def intensity_limits(
         return 0.0, 1.0
     if norm.mode in ("auto", "percentile"):
         sample = _subsample(image)
-        lo, hi = np.percentile(sample, (norm.low_percentile, norm.high_percentile))
-        if hi > lo:
+        if sample.dtype == np.float16:
+            sample = sample.astype(np.float32)  # float16 interpolation overflows near 65504
+        # Interpolating between values near the float64 limits overflows: then min/max.
+        with np.errstate(over="ignore", invalid="ignore"):
+            lo, hi = np.percentile(sample, (norm.low_percentile, norm.high_percentile))
+        if hi > lo and math.isfinite(lo) and math.isfinite(hi):
             return float(lo), float(hi)
     return float(image.min()), float(image.max())
 
@@ -123,17 +141,23 @@ def normalize_frame(
     if image.dtype.kind not in "biuf":
         raise ValueError(f"{_name(frame)} has unsupported dtype {image.dtype}")
     limits = intensity_limits(image, normalization)
-    if limits is None:
-        return image.astype(np.float32)
+    if limits is None:  # already [0, 1]: clip strays (and float64 beyond float32's range)
+        return np.clip(image, 0, 1).astype(np.float32)
     lo, hi = limits
     if lo == 0.0 and hi == 255.0 and image.dtype == np.uint8:
         # The reference: float32(x) / 255 (torchvision ToTensor), kept bit-exact.
         return image.astype(np.float32) / np.float32(255.0)
     if hi <= lo:  # constant frame
         return np.zeros(image.shape, np.float32)
-    # float64 for wide dtypes: float32 would overflow on huge float64 values.
-    work = np.float64 if image.dtype.itemsize > 4 else np.float32
-    out = (image.astype(work) - work(lo)) / work(hi - lo)
+    # float32 for small dtypes (fast); float64 for wide ones and for extreme
+    # float ranges, where x - lo or hi - lo would overflow or vanish in float32.
+    wide = image.dtype.itemsize > 4 or max(abs(lo), abs(hi)) > 1e37 or hi - lo < 1e-30
+    work = np.float64 if wide else np.float32
+    if not math.isfinite(hi - lo):  # a range wider than float64: halve everything
+        image, lo, hi = image.astype(work) / 2, lo / 2, hi / 2
+    # Far outside a tiny range the quotient may overflow to +-inf: clipped to 0 or 1.
+    with np.errstate(over="ignore"):
+        out = (image.astype(work) - work(lo)) / work(hi - lo)
     return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
@@ -167,6 +191,8 @@ def to_model_input(
     already square of ``image_size``), then ``(x - mean) / std``.
     """
     image = _as_hwc(np.asarray(image), frame)
+    if image.size == 0:
+        raise ValueError(f"{_name(frame)} is empty (shape {image.shape})")
     x = torch.from_numpy(np.ascontiguousarray(normalize_frame(image, normalization, frame=frame)))
     x = (x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]).to(device)
     if tuple(x.shape[-2:]) != (image_size, image_size):

@@ -26,6 +26,7 @@ plus at most one box), in order of first appearance.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -50,6 +51,16 @@ class PromptRecord:
     box: tuple[float, float, float, float] | None = None
 
     def __post_init__(self) -> None:
+        # Canonical types (ints, float pairs, tuples) whatever the caller passed.
+        init = object.__setattr__
+        init(self, "frame", _integer(self.frame, "frame"))
+        init(self, "obj_id", _integer(self.obj_id, "object id"))
+        points = _items(self.points, "points must be a list")
+        labels = _items(self.labels, "labels must be a list")
+        init(self, "points", tuple(_pair(p) for p in points))
+        init(self, "labels", tuple(_integer(v, "label") for v in labels))
+        if self.box is not None:
+            init(self, "box", _box(self.box))
         if self.frame < 0:
             raise ValueError(f"frame must be >= 0, got {self.frame}")
         if self.obj_id < 1:
@@ -69,21 +80,58 @@ class PromptRecord:
                 raise ValueError(f"box {self.box} must be [x0, y0, x1, y1] with x0<=x1, y0<=y1")
 
 
+def _show(value: Any) -> str:
+    """A value from a file as the file spells it (JSON), shortened to one line."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number, got {_show(value)}")
     try:
         x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number, got {_show(value)}") from None
     if not math.isfinite(x):
-        raise ValueError(f"{what} must be finite, got {value!r}")
+        raise ValueError(f"{what} must be finite, got {_show(value)}")
     return x
 
 
 def _integer(value: Any, what: str) -> int:
     x = _number(value, what)
     if not x.is_integer():
-        raise ValueError(f"{what} must be an integer, got {value!r}")
+        raise ValueError(f"{what} must be an integer, got {_show(value)}")
+    if abs(x) > 2**53:  # beyond exact floats; no stack has that many frames or objects
+        raise ValueError(f"{what} {_show(value)} is too large")
     return int(x)
+
+
+def _items(value: Any, rule: str, size: int | None = None) -> list:
+    """The elements of a list-like (list, tuple, array) of ``size`` items, or ValueError(rule)."""
+    items = None
+    if not isinstance(value, (str, bytes, dict)):
+        try:
+            items = list(value)
+        except TypeError:  # not iterable (a number, a 0-d array)
+            pass
+    if items is None or (size is not None and len(items) != size):
+        raise ValueError(f"{rule}, got {_show(value)}")
+    return items
+
+
+def _pair(p: Any) -> tuple[float, float]:
+    x, y = _items(p, "a point must be [x, y]", 2)
+    return (_number(x, "x"), _number(y, "y"))
+
+
+def _box(box: Any) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (_number(v, "box coordinate")
+                      for v in _items(box, "box must be [x0, y0, x1, y1]", 4))
+    return (x0, y0, x1, y1)
 
 
 def _check_item(item: dict) -> dict:
@@ -118,12 +166,22 @@ def _merge(items: list[tuple[str, dict]]) -> list[PromptRecord]:
     return out
 
 
+def _read_text(path: Path) -> str:
+    try:  # utf-8-sig: spreadsheet programs often start their files with a BOM
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+
+
 def _read_json(path: Path) -> list[PromptRecord]:
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(_read_text(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(doc, dict) or doc.get("version") != 1 or "prompts" not in doc:
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply") from None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if type(version) is not int or version != 1 or "prompts" not in doc:
         raise ValueError(f'{path}: expected {{"version": 1, "prompts": [...]}}')
     if not isinstance(doc["prompts"], list):
         raise ValueError(f'{path}: "prompts" must be a list')  # noqa: TRY004 (bad file content)
@@ -131,7 +189,7 @@ def _read_json(path: Path) -> list[PromptRecord]:
     for i, entry in enumerate(doc["prompts"]):
         where = f"{path}: prompt #{i}"
         if not isinstance(entry, dict):
-            raise ValueError(f"{where}: must be an object, got {entry!r}")  # noqa: TRY004
+            raise ValueError(f"{where}: must be an object, got {_show(entry)}")
         for key in ("frame", "object"):
             if key not in entry:
                 raise ValueError(f'{where}: missing "{key}"')
@@ -139,15 +197,15 @@ def _read_json(path: Path) -> list[PromptRecord]:
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}")
         try:
-            points = [_pair(p) for p in entry.get("points") or []]
+            raw_points = entry.get("points")
+            points = [] if raw_points is None else [
+                _pair(p) for p in _items(raw_points, "points must be a list")]
             raw_labels = entry.get("labels")
             labels = [1] * len(points) if raw_labels is None else [
-                _integer(v, "label") for v in raw_labels]
+                _integer(v, "label") for v in _items(raw_labels, "labels must be a list")]
             box = entry.get("box")
             if box is not None:
-                if not isinstance(box, (list, tuple)) or len(box) != 4:
-                    raise ValueError(f"box must be [x0, y0, x1, y1], got {box!r}")
-                box = tuple(_number(v, "box coordinate") for v in box)
+                box = _box(box)
             item = _check_item({"frame": _integer(entry["frame"], "frame"),
                                 "obj": _integer(entry["object"], "object"),
                                 "points": points, "labels": labels, "box": box})
@@ -157,45 +215,48 @@ def _read_json(path: Path) -> list[PromptRecord]:
     return _merge(items)
 
 
-def _pair(p: Any) -> tuple[float, float]:
-    if not isinstance(p, (list, tuple)) or len(p) != 2:
-        raise ValueError(f"a point must be [x, y], got {p!r}")
-    return (_number(p[0], "x"), _number(p[1], "y"))
-
-
 def _read_csv(path: Path) -> list[PromptRecord]:
+    text = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""), skipinitialspace=True)
+    try:
+        return _merge(_csv_items(path, reader))
+    except csv.Error as err:
+        raise ValueError(f"{path}: line {reader.line_num}: not valid CSV ({err})") from None
+
+
+def _csv_items(path: Path, reader: csv.DictReader) -> list[tuple[str, dict]]:
     items = []
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f, skipinitialspace=True)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in ("frame", "object", "kind", "x", "y") if c not in header]
-        if missing:
-            raise ValueError(f"{path}: line 1: header lacks column(s) {missing}; "
-                             f"expected {','.join(CSV_COLUMNS)}")
-        reader.fieldnames = header
-        for row in reader:
-            where = f"{path}: line {reader.line_num}"
-            if not any((v or "").strip() for v in row.values()):
-                continue  # blank line
-            cell = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
-            try:
-                kind = cell["kind"].lower()
-                item = {"frame": _integer(cell["frame"], "frame"),
-                        "obj": _integer(cell["object"], "object"),
-                        "points": [], "labels": [], "box": None}
-                x, y = _number(cell["x"], "x"), _number(cell["y"], "y")
-                if kind == "point":
-                    item["points"] = [(x, y)]
-                    item["labels"] = [_integer(cell["label"], "label") if cell["label"] else 1]
-                elif kind == "box":
-                    item["box"] = (x, y, _number(cell["x1"], "x1"), _number(cell["y1"], "y1"))
-                else:
-                    raise ValueError(f"kind must be 'point' or 'box', got {cell['kind']!r}")
-                _check_item(item)
-            except ValueError as err:
-                raise ValueError(f"{where}: {err}") from None
-            items.append((where, item))
-    return _merge(items)
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in ("frame", "object", "kind", "x", "y") if c not in header]
+    if missing:
+        raise ValueError(f"{path}: line 1: header lacks column(s) {missing}; "
+                         f"expected {','.join(CSV_COLUMNS)}")
+    reader.fieldnames = header
+    for row in reader:
+        where = f"{path}: line {reader.line_num}"
+        if None in row:  # DictReader's key for cells beyond the header
+            raise ValueError(f"{where}: more cells than the header has columns")
+        if not any((v or "").strip() for v in row.values()):
+            continue  # blank line
+        cell = {k: (row.get(k) or "").strip() for k in CSV_COLUMNS}
+        try:
+            kind = cell["kind"].lower()
+            item = {"frame": _integer(cell["frame"], "frame"),
+                    "obj": _integer(cell["object"], "object"),
+                    "points": [], "labels": [], "box": None}
+            x, y = _number(cell["x"], "x"), _number(cell["y"], "y")
+            if kind == "point":
+                item["points"] = [(x, y)]
+                item["labels"] = [_integer(cell["label"], "label") if cell["label"] else 1]
+            elif kind == "box":
+                item["box"] = (x, y, _number(cell["x1"], "x1"), _number(cell["y1"], "y1"))
+            else:
+                raise ValueError(f"kind must be 'point' or 'box', got {cell['kind']!r}")
+            _check_item(item)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        items.append((where, item))
+    return items
 
 
 def read_prompts(path: str | os.PathLike) -> list[PromptRecord]:
@@ -234,9 +295,10 @@ def write_prompts(path: str | os.PathLike, records: Iterable[PromptRecord]) -> N
             if r.box is not None:
                 entry["box"] = list(r.box)
             prompts.append(entry)
-        path.write_text(json.dumps({"version": 1, "prompts": prompts}, indent=1) + "\n")
+        text = json.dumps({"version": 1, "prompts": prompts}, indent=1) + "\n"
+        path.write_text(text, encoding="utf-8")
     elif suffix == ".csv":
-        with open(path, "w", newline="") as f:
+        with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(CSV_COLUMNS)
             for r in records:
@@ -257,7 +319,9 @@ def check_prompts_fit(records: Iterable[PromptRecord], num_frames: int,
     for r in records:
         what = f"prompt on frame {r.frame}, object {r.obj_id}"
         if r.frame >= num_frames:
-            raise ValueError(f"{what}: the stack has only {num_frames} frame(s) (0..{num_frames - 1})")
+            raise ValueError(
+                f"{what}: the stack has only {num_frames} frame(s) (0..{num_frames - 1})"
+            )
         coords = list(r.points) + ([r.box[:2], r.box[2:]] if r.box is not None else [])
         for x, y in coords:
             if not (0 <= x <= w and 0 <= y <= h):

@@ -63,8 +63,14 @@ def upsample_logits(logits: torch.Tensor, frame_shape: tuple[int, int]) -> np.nd
     return logits[:, 0].numpy()
 
 
-def frame_result(frame: int, obj_ids: Sequence[int], memories: Sequence[FrameMemory | None], side: int,
-                 frame_shape: tuple[int, int], non_overlap: bool = False) -> FrameResult:
+def frame_result(
+    frame: int,
+    obj_ids: Sequence[int],
+    memories: Sequence[FrameMemory | None],
+    side: int,
+    frame_shape: tuple[int, int],
+    non_overlap: bool = False,
+) -> FrameResult:
     """The result of a frame from each object's memory there (None: the object has none)."""
     logits = torch.full((len(obj_ids), 1, side, side), NO_OBJ_SCORE)
     scores = torch.full((len(obj_ids),), NO_OBJ_SCORE)

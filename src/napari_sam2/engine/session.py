@@ -69,7 +69,12 @@ class VideoSession:
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
-            frames, frame_axis=frame_axis, channel=channel, channel_axis=channel_axis, rgb=rgb, fixed=fixed
+            frames,
+            frame_axis=frame_axis,
+            channel=channel,
+            channel_axis=channel_axis,
+            rgb=rgb,
+            fixed=fixed,
         )
         self.normalization = normalization or Normalization()
         self.fill_hole_area = int(fill_hole_area)
@@ -120,7 +125,10 @@ class VideoSession:
         if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
             raise ValueError(f"frame index must be an integer, got {frame!r}")
         if not 0 <= frame < self.num_frames:
-            raise ValueError(f"frame {frame} is out of range: the stack has {self.num_frames} frames (0..{self.num_frames - 1})")
+            raise ValueError(
+                f"frame {frame} is out of range: the stack has {self.num_frames} frames "
+                f"(0..{self.num_frames - 1})"
+            )
         return int(frame)
 
     def _check_obj(self, obj_id) -> int:
@@ -141,7 +149,11 @@ class VideoSession:
         if cached is not None:
             return ImageFeatures.from_dict(cached)
         image = to_model_input(
-            self.frames.read(frame), self.model.cfg.image_size, self.normalization, frame=frame, device=self.model.device
+            self.frames.read(frame),
+            self.model.cfg.image_size,
+            self.normalization,
+            frame=frame,
+            device=self.model.device,
         )
         with torch.inference_mode():
             feats = self.model.encode_image(image)
@@ -159,12 +171,18 @@ class VideoSession:
         frame = self._check_frame(frame)
         with self._lock:
             feats = self.features(frame)
-            if obj_id is not None and obj_id in self.bank and self.bank.visited(obj_id, frame) is not None:
+            if (
+                obj_id is not None
+                and obj_id in self.bank
+                and self.bank.visited(obj_id, frame) is not None
+            ):
                 with torch.inference_mode():
                     self._tracker.conditioned(feats, obj_id, frame)
 
     # -- prompts ------------------------------------------------------------
-    def add_points(self, frame: int, obj_id: int, points, labels, clear: bool = True) -> FrameResult:
+    def add_points(
+        self, frame: int, obj_id: int, points, labels, clear: bool = True
+    ) -> FrameResult:
         """Clicks on ``frame`` for ``obj_id`` (1 positive, 0 negative); the frame's masks at once.
 
         ``clear=False`` adds to the clicks (or box) already on that frame.
@@ -190,14 +208,16 @@ class VideoSession:
                 prompt = prompt.extended(PointPrompt(old.coords[clicks], old.labels[clicks]))
             return self._interact(obj_id, frame, prompt)
 
-    def set_prompt(self, frame: int, obj_id: int, *, box=None, points=None, labels=None) -> FrameResult:
+    def set_prompt(
+        self, frame: int, obj_id: int, *, box=None, points=None, labels=None
+    ) -> FrameResult:
         """Make ``obj_id``'s whole prompt on ``frame`` a box and/or clicks (box first).
 
         The one verb the plugin and the command line use. With neither, the
         frame's prompt is cleared, and an object left without any prompt is
         removed from the session.
         """
-        has_points = points is not None and len(points) > 0
+        has_points = points is not None and np.size(points) > 0
         if box is None and not has_points:
             frame = self._check_frame(frame)
             with self._lock:
@@ -208,7 +228,7 @@ class VideoSession:
                     self.remove_object(obj_id)
                 return self._result(frame)
         if labels is None and has_points:
-            labels = np.ones(len(points), np.int32)
+            labels = np.ones(max(np.size(points) // 2, 1), np.int32)  # all positive
         # Validate both parts first so a bad click never leaves the box half set.
         if has_points:
             make_points(points, labels, self.frame_shape)
@@ -271,8 +291,14 @@ class VideoSession:
             obj_id = self._known(obj_id)
             cands = self.bank.candidates(obj_id, frame)
             if cands is None:
-                raise ValueError(f"object {obj_id} has no candidate masks on frame {frame}; click once first")
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(cands.ious):
+                raise ValueError(
+                    f"object {obj_id} has no candidate masks on frame {frame}; click once first"
+                )
+            if (
+                isinstance(index, bool)
+                or not isinstance(index, (int, np.integer))
+                or not 0 <= index < len(cands.ious)
+            ):
                 raise ValueError(f"candidate index must be 0..{len(cands.ious) - 1}, got {index!r}")
             self._postprocess_memory(self.bank.choose_candidate(obj_id, frame, int(index)))
             return self._result(frame)
@@ -289,7 +315,9 @@ class VideoSession:
 
         self.bank.commit_prompted(encode)
 
-    def propagate(self, start: int | None = None, reverse: bool = False, max_frames: int | None = None) -> Iterator[FrameResult]:
+    def propagate(
+        self, start: int | None = None, reverse: bool = False, max_frames: int | None = None
+    ) -> Iterator[FrameResult]:
         """Track every object frame by frame from ``start``; yields one result per frame.
 
         ``start`` defaults to the earliest prompted frame; ``max_frames``
@@ -309,8 +337,13 @@ class VideoSession:
                 order = range(start, min(start + n, self.num_frames - 1) + 1)
         run = None
         if self.memory_tree is not None:
-            run = LongStackRun(self.bank, self._tracker, self.memory_tree, Direction.of(reverse),
-                               self._postprocess_memory)
+            run = LongStackRun(
+                self.bank,
+                self._tracker,
+                self.memory_tree,
+                Direction.of(reverse),
+                self._postprocess_memory,
+            )
         try:
             for frame in order:
                 with self._lock:
@@ -385,5 +418,11 @@ class VideoSession:
     def _result(self, frame: int) -> FrameResult:
         """Masks of all objects on ``frame`` (absent objects get empty masks)."""
         ids = self.obj_ids
-        return frame_result(frame, ids, [self.bank.latest(o, frame) for o in ids],
-                            self.model.cfg.low_res_mask_size, self.frame_shape, self.non_overlap)
+        return frame_result(
+            frame,
+            ids,
+            [self.bank.latest(o, frame) for o in ids],
+            self.model.cfg.low_res_mask_size,
+            self.frame_shape,
+            self.non_overlap,
+        )

@@ -12,7 +12,13 @@ from collections import defaultdict
 
 import torch
 
-from napari_sam2.engine.memory_bank import Candidates, Direction, FrameMemory, MemoryBank, MemorySelection
+from napari_sam2.engine.memory_bank import (
+    Candidates,
+    Direction,
+    FrameMemory,
+    MemoryBank,
+    MemorySelection,
+)
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.model.sam2 import ImageFeatures, SAM2Model, SegmentOutput
 
@@ -48,13 +54,20 @@ class Tracker:
         prev = self.bank.latest(obj_id, frame)
         prev_logits = prev.mask_logits.clamp(-32.0, 32.0) if prev is not None else None
         coords, labels = prompt.to_model(self.frame_shape, self.cfg.image_size, device)
-        multimask = self.cfg.multimask_min_pt_num <= prompt.num_points <= self.cfg.multimask_max_pt_num
+        multimask = (
+            self.cfg.multimask_min_pt_num <= prompt.num_points <= self.cfg.multimask_max_pt_num
+        )
         out = model.segment(pix, feats.high_res, coords, labels, prev_logits, multimask)
         mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits)
         cands = None
         if multimask:
-            cands = Candidates(out.candidates[0], out.ious[0], out.candidate_ptrs[0],
-                               out.object_score_logits, int(out.ious[0].argmax()))
+            cands = Candidates(
+                out.candidates[0],
+                out.ious[0],
+                out.candidate_ptrs[0],
+                out.object_score_logits,
+                int(out.ious[0].argmax()),
+            )
         return mem, cands
 
     def conditioned(self, feats: ImageFeatures, obj_id: int, frame: int) -> torch.Tensor:
@@ -83,10 +96,14 @@ class Tracker:
 
     def encode_prompted(self, feats: ImageFeatures, mem: FrameMemory) -> FrameMemory:
         """Memory of a prompted frame: from its shown mask, binarised."""
-        features = self.model.encode_memory(feats.embed, mem.mask_logits, mem.object_score, binarize=True)
+        features = self.model.encode_memory(
+            feats.embed, mem.mask_logits, mem.object_score, binarize=True
+        )
         return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features)
 
-    def track(self, feats: ImageFeatures, obj_ids: list[int], frame: int, direction: Direction) -> list[FrameMemory]:
+    def track(
+        self, feats: ImageFeatures, obj_ids: list[int], frame: int, direction: Direction
+    ) -> list[FrameMemory]:
         """Segment ``frame`` for each object from its memories and encode the new memories."""
         selections = [self.bank.select(obj_id, frame, direction) for obj_id in obj_ids]
         results: list[FrameMemory | None] = [None] * len(obj_ids)
@@ -95,12 +112,20 @@ class Tracker:
             out = self.decode(feats, batch)
             features = self.encode(feats, out.masks, out.object_score_logits)
             for row, i in enumerate(members):
-                results[i] = FrameMemory(out.masks[row : row + 1], out.obj_ptr[row : row + 1],
-                                         out.object_score_logits[row : row + 1], features[row : row + 1])
+                results[i] = FrameMemory(
+                    out.masks[row : row + 1],
+                    out.obj_ptr[row : row + 1],
+                    out.object_score_logits[row : row + 1],
+                    features[row : row + 1],
+                )
         return results  # type: ignore[return-value]
 
-    def decode(self, feats: ImageFeatures, selections: list[MemorySelection],
-               key_weights: torch.Tensor | None = None) -> SegmentOutput:
+    def decode(
+        self,
+        feats: ImageFeatures,
+        selections: list[MemorySelection],
+        key_weights: torch.Tensor | None = None,
+    ) -> SegmentOutput:
         """Memory attention and the decoder for selections of one structure, as one batch.
 
         Tracking always asks for the three candidates (the best is ``masks``).
@@ -111,9 +136,13 @@ class Tracker:
         pix = self.model.condition(batch_feats, memory)
         return self.model.segment(pix, batch_feats.high_res, None, None, None, multimask=True)
 
-    def encode(self, feats: ImageFeatures, masks: torch.Tensor, object_scores: torch.Tensor) -> torch.Tensor:
+    def encode(
+        self, feats: ImageFeatures, masks: torch.Tensor, object_scores: torch.Tensor
+    ) -> torch.Tensor:
         """Memory features of tracked masks ``(B, 1, h, w)`` on this frame (not binarised)."""
-        return self.model.encode_memory(feats.expand(masks.shape[0]).embed, masks, object_scores, binarize=False)
+        return self.model.encode_memory(
+            feats.expand(masks.shape[0]).embed, masks, object_scores, binarize=False
+        )
 
 
 def group_by_structure(selections: list[MemorySelection]) -> list[list[int]]:

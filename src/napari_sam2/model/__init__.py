@@ -10,7 +10,9 @@ from napari_sam2.model.config import SAM2Config, get_config, list_presets
 from napari_sam2.model.sam2 import ImageFeatures, MemoryPrompt, SAM2Model, SegmentOutput
 
 
-def build_model(name: str | SAM2Config = "sam2.1_hiera_tiny", image_size: int | None = None) -> SAM2Model:
+def build_model(
+    name: str | SAM2Config = "sam2.1_hiera_tiny", image_size: int | None = None
+) -> SAM2Model:
     """An untrained model of preset ``name``, in eval mode.
 
     ``image_size`` builds a reduced configuration (smaller input) that takes

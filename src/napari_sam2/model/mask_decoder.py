@@ -109,7 +109,9 @@ def select_output(
     mask's token is kept as object pointer in that case, as the reference does.
     """
     if multimask:
-        return DecoderOutput(out.masks[:, 1:], out.ious[:, 1:], out.tokens[:, 1:], out.object_score_logits)
+        return DecoderOutput(
+            out.masks[:, 1:], out.ious[:, 1:], out.tokens[:, 1:], out.object_score_logits
+        )
     single, single_iou = out.masks[:, :1], out.ious[:, :1]
     best = out.ious[:, 1:].argmax(dim=-1)
     rows = torch.arange(best.shape[0], device=best.device)

@@ -36,7 +36,9 @@ class MemoryAttentionLayer(nn.Module):
 class MemoryAttention(nn.Module):
     def __init__(self, d_model: int, mem_dim: int, num_layers: int = 4) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(MemoryAttentionLayer(d_model, mem_dim) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            MemoryAttentionLayer(d_model, mem_dim) for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
 
     def forward(

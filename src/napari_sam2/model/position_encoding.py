@@ -17,7 +17,9 @@ def _sine_dim_t(num_feats: int, temperature: float, device: torch.device) -> tor
 # The tables are cached on each device they are used on: building or copying
 # them on every call cost a GPU several milliseconds a frame.
 @lru_cache(maxsize=16)
-def _sine_map(channels: int, h: int, w: int, temperature: float, device: torch.device) -> torch.Tensor:
+def _sine_map(
+    channels: int, h: int, w: int, temperature: float, device: torch.device
+) -> torch.Tensor:
     half = channels // 2
     scale, eps = 2 * math.pi, 1e-6
     y = torch.arange(1, h + 1, dtype=torch.float32).view(-1, 1).expand(h, w)
@@ -73,7 +75,9 @@ class RandomFourierEncoding(nn.Module):
 
 
 @lru_cache(maxsize=8)
-def _axial_angles(dim: int, side: int, theta: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _axial_angles(
+    dim: int, side: int, theta: float, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     freqs = 1.0 / (theta ** (torch.arange(0, dim, 4)[: dim // 4].float() / dim))
     t = torch.arange(side * side, dtype=torch.float32)
     t_x, t_y = t % side, torch.div(t, side, rounding_mode="floor")

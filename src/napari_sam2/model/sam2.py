@@ -120,7 +120,9 @@ class SAM2Model(nn.Module):
         if dtype == self.compute_dtype:
             return
         if self.compute_dtype != torch.float32:
-            raise ValueError("this model's weights were cast to bfloat16; load it again to compute in float32")
+            raise ValueError(
+                "this model's weights were cast to bfloat16; load it again to compute in float32"
+            )
         cast_matmul_weights(self, dtype)
         self.compute_dtype = dtype
 
@@ -169,7 +171,11 @@ class SAM2Model(nn.Module):
             repeats = torch.tensor(sizes, device=embed.device)
             key_scale = memory.key_weights.to(embed.device).repeat_interleave(repeats, dim=1)
         out = self.memory_attention(
-            current, current_pos.expand(b, -1, -1), torch.cat(tokens, 1), torch.cat(pos, 1), num_ptr_tokens,
+            current,
+            current_pos.expand(b, -1, -1),
+            torch.cat(tokens, 1),
+            torch.cat(pos, 1),
+            num_ptr_tokens,
             key_scale,
         )
         return out.transpose(1, 2).reshape(b, c, h, w)
@@ -180,7 +186,9 @@ class SAM2Model(nn.Module):
         ptrs = torch.stack([p for p, _ in memory.pointers], dim=1)  # (B, P, C)
         n = ptrs.shape[1]
         if cfg.add_tpos_enc_to_obj_ptrs:
-            dist = torch.tensor([d for _, d in memory.pointers], dtype=torch.float32, device=ptrs.device)
+            dist = torch.tensor(
+                [d for _, d in memory.pointers], dtype=torch.float32, device=ptrs.device
+            )
             tpos_dim = c if cfg.proj_tpos_enc_in_obj_ptrs else m
             enc = self.obj_ptr_tpos_proj(sine_1d(dist / memory.max_ptr_distance, tpos_dim))
             enc = enc.unsqueeze(0).expand(b, n, m)
@@ -236,7 +244,11 @@ class SAM2Model(nn.Module):
         )
         visible = out.object_score_logits > 0
         candidates = torch.where(visible[:, :, None, None], out.masks, NO_OBJ_SCORE).float()
-        best = out.ious.argmax(dim=-1) if multimask else torch.zeros(b, dtype=torch.long, device=pix_feat.device)
+        best = (
+            out.ious.argmax(dim=-1)
+            if multimask
+            else torch.zeros(b, dtype=torch.long, device=pix_feat.device)
+        )
         rows = torch.arange(b, device=pix_feat.device)
         vis = visible.float()[:, :, None]
         ptrs = vis * self.obj_ptr_proj(out.tokens) + (1 - vis) * self.no_obj_ptr
@@ -253,7 +265,9 @@ class SAM2Model(nn.Module):
         size = self.sam_prompt_encoder.mask_input_size
         if mask.shape[-2:] == (size, size):
             return mask
-        return F.interpolate(mask.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return F.interpolate(
+            mask.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
 
     @in_compute_dtype
     def mask_as_output(self, feats: ImageFeatures, mask: torch.Tensor) -> SegmentOutput:
@@ -266,7 +280,9 @@ class SAM2Model(nn.Module):
         low = F.interpolate(high, size=(high.shape[-2] // 4, high.shape[-1] // 4),
                             mode="bilinear", align_corners=False, antialias=True)
         # The reference decodes from the raw features here (no memory, no no-mem embedding).
-        ptr_out = self.segment(feats.embed, feats.high_res, None, None, self.mask_downsample(mask), False)
+        ptr_out = self.segment(
+            feats.embed, feats.high_res, None, None, self.mask_downsample(mask), False
+        )
         visible = (mask.flatten(1) > 0).any(dim=1, keepdim=True).float()
         obj_ptr = visible * ptr_out.obj_ptr + (1 - visible) * self.no_obj_ptr
         ious = mask.new_ones(mask.shape[0], 1)
@@ -289,7 +305,9 @@ class SAM2Model(nn.Module):
         cfg = self.cfg
         size = cfg.image_size
         if mask_logits.shape[-1] != size:
-            mask_logits = F.interpolate(mask_logits, size=(size, size), mode="bilinear", align_corners=False)
+            mask_logits = F.interpolate(
+                mask_logits, size=(size, size), mode="bilinear", align_corners=False
+            )
         prob = (mask_logits > 0).float() if binarize else torch.sigmoid(mask_logits)
         prob = prob * cfg.sigmoid_scale_for_mem_enc + cfg.sigmoid_bias_for_mem_enc
         mem = self.memory_encoder(embed, prob)

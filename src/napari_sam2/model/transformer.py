@@ -33,7 +33,11 @@ class Attention(nn.Module):
         return self.out_proj(out.transpose(1, 2).flatten(2))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        q, k, v = self._heads(self.q_proj(q)), self._heads(self.k_proj(k)), self._heads(self.v_proj(v))
+        q, k, v = (
+            self._heads(self.q_proj(q)),
+            self._heads(self.k_proj(k)),
+            self._heads(self.v_proj(v)),
+        )
         return self._attend(q, k, v)
 
 
@@ -78,7 +82,11 @@ class RoPEAttention(Attention):
         n_rope = k.shape[-2] - num_k_exclude_rope
         if n_rope > 0:
             k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
-        if q.device.type == "cpu" and self.num_heads == 1 and v.shape[-1] < self.v_proj.out_features:
+        if (
+            q.device.type == "cpu"
+            and self.num_heads == 1
+            and v.shape[-1] < self.v_proj.out_features
+        ):
             # Softmax rows sum to one, so attending to the raw values and
             # projecting afterwards is the same affine map; with 64-wide
             # memories and 256-wide attention it saves 3/4 of the A @ V FLOPs.

@@ -19,7 +19,7 @@ def simulate(spec: StackSpec, rng: np.random.Generator, texture: np.ndarray):
     h, w = frame
     step = spec.z_step
     cells, centres, radii, z_info = [], [], [], []
-    for i in range(int(rng.integers(spec.cells[0], spec.cells[1] + 1))):
+    for _ in range(int(rng.integers(spec.cells[0], spec.cells[1] + 1))):
         r = rng.uniform(*spec.radius)
         half_z = r * rng.uniform(0.6, 1.0) / step  # slices
         lo, hi = 0.2 * (n_z - 1), 0.8 * (n_z - 1)
@@ -37,7 +37,7 @@ def simulate(spec: StackSpec, rng: np.random.Generator, texture: np.ndarray):
         tilt = rng.normal(0.0, 0.25, 2)  # px per slice: cells lean a little
         z_info.append((p[0] / step, max(half_z, 0.75), tilt))
     haze = []
-    for c, (zc, half_z, tilt) in zip(cells, z_info):  # one heavily blurred equatorial image
+    for c in cells:  # one heavily blurred equatorial image
         s = c.shape()
         sigma = 0.5 * c.r0 + 2.0
         box = crop_box(s, frame, pad=3.0 * sigma)
