@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 # name -> the module that defines it (checked by tests/test_layering.py). Shipped
 # modules import from those modules directly, never from this table.
 _EXPORTS = {
-    "load_model": "napari_sam2.checkpoints",
-    "set_precision": "napari_sam2.checkpoints",
+    "load_model": "napari_sam2.checkpoints.loading",
+    "set_precision": "napari_sam2.checkpoints.loading",
     "build_model": "napari_sam2.model",
     "list_presets": "napari_sam2.model.config",
     "get_config": "napari_sam2.model.config",
@@ -28,7 +28,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from napari_sam2.checkpoints import load_model, set_precision
+    from napari_sam2.checkpoints.loading import load_model, set_precision
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.results import FrameResult
     from napari_sam2.engine.session import VideoSession
