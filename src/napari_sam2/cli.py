@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=8, help="number of frames (default 8)")
     _model_options(p)
     p.set_defaults(func=cmd_demo)
+    _add_train_parser(sub)
     return parser
 
 
@@ -273,3 +274,19 @@ def cmd_demo(args: argparse.Namespace) -> None:
     union = np.logical_or(labels == 1, truth).sum(axis=(1, 2))
     print("IoU with the true cell, per frame:", " ".join(f"{i / u:.2f}" for i, u in zip(inter, union)))
     print(f"view it: napari {args.out / 'stack.tif'} {args.out / 'labels.tif'}")
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train or fine-tune a model on labelled stacks or synthetic cells",
+                       description="Train SAM 2 with simulated clicks, boxes and corrections on image "
+                                   "batches and 8-frame clips. Resumes from OUT/last.pt.")
+    from napari_sam2.training.command import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from napari_sam2.training.command import run
+
+    run(args)

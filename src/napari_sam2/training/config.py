@@ -24,7 +24,7 @@ class TrainConfig:
     image_phase: float = 0.4
     clip_fraction: float = 0.5
     images_per_batch: int = 4
-    objects_per_image: int = 3
+    objects_per_image: int = 4
     clip_length: int = 8  # SAM 2 trains on 8-frame clips
     clip_objects: int = 3
     lr: float = 1e-3
@@ -55,7 +55,7 @@ class TrainConfig:
     @classmethod
     def demo(cls, **overrides) -> TrainConfig:
         """The packaged demo model: ~65 minutes of one CPU thread from random weights."""
-        return cls(**{**dict(model="demo", steps=2600, image_phase=0.45, clip_fraction=0.4), **overrides})
+        return cls(**{**dict(model="demo", steps=4000, image_phase=0.45, clip_fraction=0.4), **overrides})
 
     @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:

@@ -41,6 +41,7 @@ class ImageBatch:
     images: torch.Tensor  # (N, 3, S, S) model input
     targets: torch.Tensor  # (R, S, S) float 0/1, one row per object
     image_index: torch.Tensor  # (R,) which image each object row is on
+    neighbours: torch.Tensor | None = None  # (R, S, S) bool: a cell touching the row's object (or none)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def _visible_ids(labels2d: np.ndarray) -> list[int]:
 def image_batch(stacks: list[LabelledStack], n_images: int, objs_per_image: int, image_size: int,
                 rng: np.random.Generator) -> ImageBatch:
     """``n_images`` random frames with up to ``objs_per_image`` objects each."""
-    images, targets, index = [], [], []
+    images, targets, index, neighbours = [], [], [], []
     tries = 0
     while len(images) < n_images:
         tries += 1
@@ -99,9 +100,21 @@ def image_batch(stacks: list[LabelledStack], n_images: int, objs_per_image: int,
         chosen = rng.choice(ids, size=min(objs_per_image, len(ids)), replace=False)
         for obj in chosen:
             targets.append(torch.from_numpy(lab == obj))
+            neighbours.append(torch.from_numpy(_neighbour(lab, int(obj), rng)))
             index.append(len(images))
         images.append(model_frames(img, image_size))
-    return ImageBatch(torch.cat(images), torch.stack(targets).float(), torch.tensor(index))
+    return ImageBatch(torch.cat(images), torch.stack(targets).float(), torch.tensor(index), torch.stack(neighbours))
+
+
+def _neighbour(lab: np.ndarray, obj: int, rng: np.random.Generator) -> np.ndarray:
+    """The mask of a random cell touching ``obj`` (empty if none)."""
+    from scipy import ndimage
+
+    ring = ndimage.binary_dilation(lab == obj, iterations=2)
+    ids = [i for i in np.unique(lab[ring]) if i not in (0, obj)]
+    if not ids:
+        return np.zeros(lab.shape, bool)
+    return lab == ids[int(rng.integers(len(ids)))]
 
 
 def clip_batch(stacks: list[LabelledStack], length: int, max_objects: int, image_size: int,

@@ -134,7 +134,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     model = build_training_model(cfg, init_checkpoint)
     opt = make_optimizer(model, cfg)
-    step, elapsed_before = 0, 0.0
+    step, elapsed_before, cpu_before = 0, 0.0, 0.0
 
     last = out_dir / LAST
     if resume and last.is_file():
@@ -143,6 +143,7 @@ def train(
         opt.load_state_dict(ckpt["optimizer"])
         step = int(ckpt["step"])
         elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        cpu_before = float(ckpt.get("cpu_s", 0.0))
         extra = json.loads(ckpt.get("state_json", "{}"))
         if "rng" in extra:
             rng.bit_generator.state = extra["rng"]
@@ -154,12 +155,13 @@ def train(
         state = {"rng": rng.bit_generator.state, "source": source.state(), "train_config": cfg.as_dict()}
         _atomic_save(
             {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-             "elapsed_s": elapsed_before + time.perf_counter() - t_start, "model_preset": cfg.model,
+             "elapsed_s": elapsed_before + time.perf_counter() - t_start,
+             "cpu_s": cpu_before + time.process_time() - c_start, "model_preset": cfg.model,
              "state_json": json.dumps(state)},
             last,
         )
 
-    t_start = time.perf_counter()
+    t_start, c_start = time.perf_counter(), time.process_time()
     t_ckpt = t_start
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress, mininterval=5.0, desc="train")
     window: list[StepResult] = []
@@ -191,6 +193,7 @@ def train(
             record = {"step": step, "kind": kind, "loss": round(float(res.loss.detach()), 5),
                       "iou": round(res.iou, 4), "lr": lr, "step_s": round(time.perf_counter() - t0, 3),
                       "elapsed_s": round(elapsed_before + time.perf_counter() - t_start, 1),
+                      "cpu_s": round(cpu_before + time.process_time() - c_start, 1),
                       **{k: round(v, 5) for k, v in res.parts.items()}}
             log_file.write(json.dumps(record) + "\n")
             window.append(res)
@@ -199,7 +202,7 @@ def train(
                 mean_loss = np.mean([float(r.loss.detach()) for r in window])
                 mean_iou = np.mean([r.iou for r in window])
                 log(f"step {step}/{cfg.steps} {kind:5s} loss {mean_loss:.4f} iou {mean_iou:.3f} "
-                    f"lr {lr:.2e} {record['step_s']:.2f}s/step elapsed {record['elapsed_s']:.0f}s")
+                    f"lr {lr:.2e} {record['step_s']:.2f}s/step elapsed {record['elapsed_s']:.0f}s cpu {record['cpu_s']:.0f}s")
                 window = []
             now = time.perf_counter()
             if now - t_ckpt >= cfg.checkpoint_every_s:

@@ -101,7 +101,7 @@ def step_loss(
     parts = {
         "focal": float(focal_b.detach()),
         "dice": float(dice_b.detach()),
-        "iou": float(iou_b.detach()),
+        "iou_l1": float(iou_b.detach()),
         "score": float(score_b.detach()),
     }
     return StepLoss(total, parts, true_iou[rows, pred_ious.argmax(dim=1)])

@@ -30,8 +30,10 @@ class PromptRecipe:
     """How prompts are simulated."""
 
     p_box: float = 0.3  # first prompt a box (else a click) ...
+    p_merged_box: float = 0.1  # ... or a box around the cell and a touching neighbour (image batches)
     p_mask: float = 0.15  # ... or, on a clip's first frame, the true mask
-    correction_rounds: int = 3  # corrective clicks after the first prompt (image batches)
+    correction_rounds: int = 3  # at most this many corrective clicks after the first prompt (image
+    # batches); each batch draws 0..correction_rounds, as SAM 2 varies the number of corrections
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
@@ -157,12 +159,21 @@ def _interactive(
     return out
 
 
-def _first_prompts(targets: np.ndarray, recipe: PromptRecipe, rng: np.random.Generator) -> PromptSet:
-    """Clicks for every row, or boxes for every row (one kind per batch: equal point counts)."""
+def _first_prompts(targets: np.ndarray, recipe: PromptRecipe, rng: np.random.Generator,
+                   neighbours: np.ndarray | None = None) -> PromptSet:
+    """Clicks for every row, or boxes for every row (one kind per batch: equal point counts).
+
+    A "merged" box also holds a touching neighbour (where there is one): the
+    corrective clicks then teach negative clicks that cut the neighbour away.
+    """
     prompts = PromptSet(len(targets))
-    use_box = rng.random() < recipe.p_box
+    r = rng.random()
+    merged = neighbours is not None and r < recipe.p_merged_box
+    use_box = r < recipe.p_box + (recipe.p_merged_box if neighbours is not None else 0.0)
     for row, mask in enumerate(targets):
-        if use_box:
+        if merged:
+            prompts.add_box(row, noisy_box(mask | neighbours[row], rng, noise=0.03))
+        elif use_box:
             prompts.add_box(row, noisy_box(mask, rng))
         else:
             prompts.add(row, first_click(mask, rng), 1)
@@ -175,8 +186,10 @@ def image_step(model: SAM2Model, batch: ImageBatch, recipe: PromptRecipe, rng: n
     feats = _rows(encode(model, batch.images, freeze_image_encoder), batch.image_index)
     pix = model.condition(feats, None)
     tally = _Tally(weights)
-    prompts = _first_prompts(batch.targets.numpy() > 0, recipe, rng)
-    _interactive(model, pix, feats.high_res, batch.targets, prompts, recipe.correction_rounds, tally, rng)
+    neighbours = batch.neighbours.numpy() if batch.neighbours is not None else None
+    prompts = _first_prompts(batch.targets.numpy() > 0, recipe, rng, neighbours)
+    rounds = int(rng.integers(recipe.correction_rounds + 1))
+    _interactive(model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng)
     return tally.result()
 
 
