@@ -34,6 +34,11 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     grad_clip: float = 1.0
     freeze_image_encoder: bool = False  # fine-tuning a real checkpoint on one's own stacks
+    # From random weights only: the decoder's projections of the high-resolution
+    # features (conv_s0, conv_s1) start at zero and stay there for this many steps.
+    # Otherwise that click-independent shortcut learns "every cell" first and the
+    # decoder never learns to follow the click (observed: masks identical for any click).
+    high_res_warmup_steps: int = 0
     dtype: str = "float32"  # or "bfloat16" (autocast; weights and optimizer stay float32)
     device: str = "cpu"
     seed: int = 1000  # numpy/torch seed; also the first generator seed (>= 1000: training seeds)
@@ -55,7 +60,8 @@ class TrainConfig:
     @classmethod
     def demo(cls, **overrides) -> TrainConfig:
         """The packaged demo model: ~65 minutes of one CPU thread from random weights."""
-        return cls(**{**dict(model="demo", steps=4000, image_phase=0.45, clip_fraction=0.4), **overrides})
+        return cls(**{**dict(model="demo", steps=4000, image_phase=0.45, clip_fraction=0.4,
+                                high_res_warmup_steps=400), **overrides})
 
     @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:

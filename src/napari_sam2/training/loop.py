@@ -133,6 +133,12 @@ def train(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = build_training_model(cfg, init_checkpoint)
+    high_res = list(model.sam_mask_decoder.conv_s0.parameters()) + list(model.sam_mask_decoder.conv_s1.parameters())
+    warm_high_res = cfg.high_res_warmup_steps if init_checkpoint is None else 0
+    if warm_high_res:
+        with torch.no_grad():
+            for p in high_res:
+                p.zero_()
     opt = make_optimizer(model, cfg)
     step, elapsed_before, cpu_before = 0, 0.0, 0.0
 
@@ -185,6 +191,9 @@ def train(
                     res = clip_step(model, batch, cfg.prompts, rng, cfg.weights, cfg.freeze_image_encoder)
             opt.zero_grad(set_to_none=True)
             res.loss.backward()
+            if step < warm_high_res:
+                for p in high_res:
+                    p.grad = None  # AdamW leaves parameters without gradient untouched
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
