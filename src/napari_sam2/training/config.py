@@ -27,6 +27,7 @@ class TrainConfig:
     objects_per_image: int = 4
     clip_length: int = 8  # SAM 2 trains on 8-frame clips
     clip_objects: int = 3
+    p_zoom: float = 0.0  # image batches: chance of a random crop (half to all of a side) enlarged
     lr: float = 1e-3
     image_encoder_lr_scale: float = 1.0  # e.g. 0.1 when fine-tuning a real checkpoint
     weight_decay: float = 0.05

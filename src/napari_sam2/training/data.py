@@ -81,9 +81,21 @@ def _visible_ids(labels2d: np.ndarray) -> list[int]:
     return [int(i) for i, c in zip(ids, counts) if i != 0 and c >= MIN_AREA]
 
 
+def _zoom(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator, min_scale: float):
+    """A random square crop of ``min_scale``..1 of the shorter side (resized to the input later)."""
+    h, w = image.shape[-2:]
+    side = int(rng.uniform(min_scale, 1.0) * min(h, w))
+    y0, x0 = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+    return image[..., y0 : y0 + side, x0 : x0 + side], labels[..., y0 : y0 + side, x0 : x0 + side]
+
+
 def image_batch(stacks: list[LabelledStack], n_images: int, objs_per_image: int, image_size: int,
-                rng: np.random.Generator) -> ImageBatch:
-    """``n_images`` random frames with up to ``objs_per_image`` objects each."""
+                rng: np.random.Generator, p_zoom: float = 0.0, min_zoom: float = 0.5) -> ImageBatch:
+    """``n_images`` random frames with up to ``objs_per_image`` objects each.
+
+    With probability ``p_zoom`` a frame is a random crop (``min_zoom``..1 of its
+    side) enlarged to the input size: cells appear up to twice as large.
+    """
     images, targets, index, neighbours = [], [], [], []
     tries = 0
     while len(images) < n_images:
@@ -93,6 +105,8 @@ def image_batch(stacks: list[LabelledStack], n_images: int, objs_per_image: int,
         st = stacks[int(rng.integers(len(stacks)))]
         t = int(rng.integers(len(st.image)))
         img, lab = _augment(st.image[t : t + 1], st.labels[t : t + 1], rng)
+        if p_zoom > 0 and rng.random() < p_zoom:
+            img, lab = _zoom(img, lab, rng, min_zoom)
         lab = model_labels(lab, image_size)[0]
         ids = _visible_ids(lab)
         if not ids:

@@ -182,7 +182,8 @@ def train(
             t0 = time.perf_counter()
             with _autocast(cfg, device):
                 if kind == "image":
-                    batch = image_batch(stacks, cfg.images_per_batch, cfg.objects_per_image, size, rng)
+                    batch = image_batch(stacks, cfg.images_per_batch, cfg.objects_per_image, size, rng,
+                                        p_zoom=cfg.p_zoom)
                     batch.images, batch.targets = batch.images.to(device), batch.targets.to(device)
                     res = image_step(model, batch, cfg.prompts, rng, cfg.weights, cfg.freeze_image_encoder)
                 else:
