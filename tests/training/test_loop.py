@@ -132,3 +132,10 @@ def test_prompt_simulation():
     assert corrective_click(truth, truth, rng) is None
     box = noisy_box(truth, rng, noise=0.0)
     assert tuple(box) == (5, 5, 14, 14)
+
+
+def test_bfloat16_autocast_step(tmp_path):
+    cfg = _cfg(steps=2, dtype="bfloat16", image_phase=0.5, clip_fraction=1.0)
+    model = train(cfg, FixedSource(_stacks()), tmp_path, progress=False, log=lambda m: None)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert all(torch.isfinite(p).all() for p in model.parameters())
