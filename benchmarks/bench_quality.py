@@ -119,8 +119,6 @@ def main() -> None:
         if dtype != torch.float32:
             try:
                 model.use_compute_dtype(dtype)
-                with torch.autocast("cpu", dtype=dtype):
-                    pass
             except Exception as exc:  # noqa: BLE001 - report and go on
                 print(f"{name:18s} skipped: {exc}")
                 continue
