@@ -183,11 +183,11 @@ def _first_prompts(targets: np.ndarray, recipe: PromptRecipe, rng: np.random.Gen
 def image_step(model: SAM2Model, batch: ImageBatch, recipe: PromptRecipe, rng: np.random.Generator,
                weights: LossWeights = LossWeights(), freeze_image_encoder: bool = False) -> StepResult:
     """Interactive segmentation of several objects on several images."""
-    feats = _rows(encode(model, batch.images, freeze_image_encoder), batch.image_index)
+    feats = _rows(encode(model, batch.images, freeze_image_encoder), batch.image_index.to(batch.images.device))
     pix = model.condition(feats, None)
     tally = _Tally(weights)
-    neighbours = batch.neighbours.numpy() if batch.neighbours is not None else None
-    prompts = _first_prompts(batch.targets.numpy() > 0, recipe, rng, neighbours)
+    neighbours = batch.neighbours.cpu().numpy() if batch.neighbours is not None else None
+    prompts = _first_prompts(batch.targets.cpu().numpy() > 0, recipe, rng, neighbours)
     rounds = int(rng.integers(recipe.correction_rounds + 1))
     _interactive(model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng)
     return tally.result()
@@ -201,7 +201,7 @@ def clip_step(model: SAM2Model, batch: ClipBatch, recipe: PromptRecipe, rng: np.
     feats_all = encode(model, batch.frames, freeze_image_encoder)
 
     def feats_of(t: int) -> ImageFeatures:
-        return _rows(feats_all, torch.full((b,), t, dtype=torch.long))
+        return _rows(feats_all, torch.full((b,), t, dtype=torch.long, device=feats_all.embed.device))
 
     num_frames = 16 if rng.random() < recipe.p_long_stack else length
     tally = _Tally(weights)
@@ -212,7 +212,7 @@ def clip_step(model: SAM2Model, batch: ClipBatch, recipe: PromptRecipe, rng: np.
     if rng.random() < recipe.p_mask:
         out = model.mask_as_output(f0, t0[:, None])
     else:
-        prompts = _first_prompts(t0.numpy() > 0, recipe, rng)
+        prompts = _first_prompts(t0.cpu().numpy() > 0, recipe, rng)
         out = _interactive(model, model.condition(f0, None), f0.high_res, t0, prompts,
                            recipe.clip_correction_rounds, tally, rng)
     mem = model.encode_memory(f0.embed, out.masks, out.object_score_logits, binarize=True)
