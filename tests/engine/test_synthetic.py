@@ -15,6 +15,7 @@ from napari_sam2.engine.synthetic import (
     box_of,
     click_point,
     make_stack,
+    random_spec,
 )
 
 SMALL = StackSpec(frames=12, size=(128, 128), cells=(3, 6), radius=(8.0, 16.0))
@@ -73,6 +74,26 @@ def test_a_division_happens(seed):
     assert no.parents == {}
 
 
+def _elongation(mask: np.ndarray) -> float:
+    ys, xs = np.nonzero(mask)
+    ev = np.linalg.eigvalsh(np.cov(np.stack([ys, xs]).astype(float)))
+    return float(np.sqrt(ev[1] / max(ev[0], 1e-9)))
+
+
+def test_mothers_stretch_before_they_divide():
+    checked = 0
+    for seed in range(6):
+        st = make_stack(StackSpec(enter_leave=False), seed)
+        for mother in set(st.parents.values()):
+            frames = np.flatnonzero(st.track(mother))
+            if len(frames) < 6:
+                continue
+            before, last = st.labels[frames[-6]] == mother, st.labels[frames[-1]] == mother
+            assert _elongation(last) > 1.2 * _elongation(before)
+            checked += 1
+    assert checked >= 3
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_cells_enter_and_leave(seed):
     st = make_stack(StackSpec(frames=20), seed)
@@ -102,6 +123,36 @@ def test_zstack_cross_sections_grow_then_shrink(seed):
         assert (np.diff(a[: peak + 1]) >= 0).all() and (np.diff(a[peak:]) <= 0).all()
         if len(a) >= 3:
             assert a[0] < a.max() and a[-1] < a.max()
+
+
+def _leak(img: np.ndarray, labels: np.ndarray, i: int) -> float:
+    """Light just outside a cell's outline relative to just inside it: grows with blur."""
+    from scipy import ndimage as ndi
+
+    mask = labels == i
+    inner = mask & ~ndi.binary_erosion(mask, iterations=2)
+    outer = ndi.binary_dilation(mask, iterations=2) & ~mask & (labels == 0)
+    bg = np.median(img[labels == 0])
+    return (img[outer].mean() - bg) / (img[inner].mean() - bg)
+
+
+def test_zstack_cells_blur_away_from_their_centre_plane():
+    spec = StackSpec.preset("zstack", frames=24, touching=False, noise=0.0, background=0.0)
+    checked = 0
+    for seed in range(3):
+        st = make_stack(spec, seed)
+        img = st.image.astype(float)
+        for i in st.ids:
+            area = (st.labels == i).sum(axis=(1, 2))
+            present = np.flatnonzero(area)
+            if len(present) < 5:
+                continue
+            mid = present[np.argmax(area[present])]
+            sharp = _leak(img[mid], st.labels[mid], i)
+            for z in (present[0], present[-1]):  # sharp in focus, soft out of it
+                assert _leak(img[z], st.labels[z], i) > sharp
+            checked += 1
+    assert checked >= 5
 
 
 def test_distractors_are_bright_and_not_labelled():
@@ -154,9 +205,26 @@ def test_presets_all_work():
         StackSpec.preset("nope")
 
 
+def test_random_spec_varies_and_keeps_fixed_fields():
+    a = [random_spec(np.random.default_rng(1000 + i), frames=5, size=(96, 96)) for i in range(12)]
+    b = [random_spec(np.random.default_rng(1000 + i), frames=5, size=(96, 96)) for i in range(12)]
+    assert a == b  # deterministic per generator state
+    assert all(s.frames == 5 and s.size == (96, 96) for s in a)
+    assert len({s.noise for s in a}) == 12 and len({s.kind for s in a}) == 2
+    for i, spec in enumerate(a[:4]):
+        st = make_stack(spec, 1000 + i)
+        assert st.image.shape == (5, 96, 96) and st.image.dtype == np.dtype(spec.dtype)
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{"kind": "movie"}, {"dtype": "float32"}, {"cells": (5, 2)}, {"radius": (0, 3)}],
+    [
+        {"kind": "movie"},
+        {"dtype": "float32"},
+        {"cells": (5, 2)},
+        {"radius": (0, 3)},
+        {"elongation": (0.5, 1.0)},
+    ],
 )
 def test_bad_spec(bad):
     with pytest.raises(ValueError):

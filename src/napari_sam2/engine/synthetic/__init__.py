@@ -21,17 +21,19 @@ sets: training draws seeds >= 1000 (`TRAIN_SEED_START`), held-out tests and
 benchmarks use seeds < 1000.** The same seed with a different noise, blur,
 background or debris setting gives the same cells (independent random streams).
 
-`click_point` and `box_of` make prompts from a label image.
+`random_spec(rng)` draws varied specs for training; `click_point` and `box_of`
+make prompts from a label image.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from napari_sam2.engine.synthetic import optics, timelapse, zstack
 from napari_sam2.engine.synthetic.prompts import box_of, click_point
-from napari_sam2.engine.synthetic.shapes import make_texture
-from napari_sam2.engine.synthetic.spec import PRESETS, StackSpec, SyntheticStack
+from napari_sam2.engine.synthetic.shapes import texture_bank
+from napari_sam2.engine.synthetic.spec import PRESETS, StackSpec, SyntheticStack, random_spec
 
 __all__ = [
     "PRESETS",
@@ -41,6 +43,7 @@ __all__ = [
     "box_of",
     "click_point",
     "make_stack",
+    "random_spec",
 ]
 
 TRAIN_SEED_START = 1000  # training seeds are >= this; held-out seeds are below it
@@ -53,19 +56,19 @@ def make_stack(spec: StackSpec = DEFAULT_SPEC, seed: int = 0) -> SyntheticStack:
     """Generate one stack and its ground truth; the same (spec, seed) gives the same stack."""
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5)]
     cells_rng, debris_rng, light_rng, occ_rng, cam_rng = streams
-    texture = make_texture(cells_rng)
+    texture = texture_bank()
     sim = zstack.simulate if spec.kind == "zstack" else timelapse.simulate
     labels, fluo, parents = sim(spec, cells_rng, texture)
     debris = optics.add_debris(debris_rng, spec, labels, fluo)
     fluo += optics.autofluorescence(light_rng, spec)
     fluo *= optics.illumination(light_rng, spec)
-    events = optics.plan_occlusions(occ_rng, spec)
+    events = optics.plan_occlusions(occ_rng, spec, labels)
     optics.apply_blobs(events, fluo)
     if spec.blur > 0:
-        fluo = optics.ndi.gaussian_filter(fluo, (0, spec.blur, spec.blur))
+        fluo = ndi.gaussian_filter(fluo, (0, spec.blur, spec.blur))  # the PSF
     optics.apply_bad_frames(events, fluo)
     occluded = np.zeros(spec.frames, bool)
     for e in events:
         occluded[list(e["frames"])] = True
-    image = optics.camera(cam_rng, spec, fluo)
+    image = optics.camera(cam_rng, spec, fluo, labels)
     return SyntheticStack(image, labels, parents, spec, int(seed), debris, occluded)

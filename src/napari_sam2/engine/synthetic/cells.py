@@ -50,7 +50,7 @@ class Cell:
         waist = 0.0
         if progress > 0:  # stretch along the long axis, pinch, two nuclei move apart
             a, b = a * (1.0 + 0.5 * progress), b * (1.0 - 0.12 * progress)
-            waist = 0.42 * progress**2
+            waist = 0.5 * progress**1.5
             _, _, fa, fb = self.nucleus
             sep = 0.5 * progress
             shrink = 1.0 - 0.3 * progress
@@ -71,13 +71,16 @@ class Cell:
             waist=waist,
         )
 
-    def evolve(self, rng: np.random.Generator, deformation: float) -> None:
+    def evolve(self, rng: np.random.Generator, spec: StackSpec) -> None:
         """Slow change of outline and orientation, one frame's worth."""
         self.angle += self.omega + rng.normal(0.0, 0.02)
         self.phases = self.phases + rng.normal(0.0, 0.12, HARMONICS)
-        target = deformation * rng.uniform(0.0, 1.0, HARMONICS) / np.arange(2, 2 + HARMONICS) ** 0.5
+        target = (
+            spec.deformation * rng.uniform(0.0, 1.0, HARMONICS) / np.arange(2, 2 + HARMONICS) ** 0.5
+        )
         self.amps = 0.9 * self.amps + 0.1 * target
-        self.ratio = min(max(self.ratio * float(np.exp(rng.normal(0.0, 0.02))), 1.0), 2.2)  # a >= b
+        top = 1.2 * max(spec.elongation[1], 1.0)
+        self.ratio = min(max(self.ratio * float(np.exp(rng.normal(0.0, 0.02))), 1.0), top)  # a >= b
 
 
 def random_cell(

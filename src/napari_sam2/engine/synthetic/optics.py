@@ -71,8 +71,9 @@ def _soft_disk(h, w, cy, cx, r):
     return 1.0 / (1.0 + np.exp(np.clip((np.sqrt(yy * yy + xx * xx) / r - 1.0) * 5.0, -30, 30)))
 
 
-def plan_occlusions(rng, spec: StackSpec) -> list[dict]:
-    """Events: a dark or bright blob crossing the field, or a run of blurred, dim frames."""
+def plan_occlusions(rng, spec: StackSpec, labels: np.ndarray) -> list[dict]:
+    """Events: a dark or bright blob crossing the field over a cell, or a run of blurred,
+    dim frames."""
     n_t, (h, w) = spec.frames, spec.size
     events = []
     for _ in range(spec.occlusion):
@@ -90,14 +91,20 @@ def plan_occlusions(rng, spec: StackSpec) -> list[dict]:
             )
         else:
             t1 = min(n_t, t0 + int(rng.integers(3, 9)))
-            a, b = rng.uniform(0, 1, 2), rng.uniform(0, 1, 2)
+            mid = rng.uniform(0.2, 0.8, 2) * (h, w)
+            ys, xs = np.nonzero(labels[(t0 + t1) // 2])
+            if len(ys):  # its path crosses a cell half-way
+                k = int(rng.integers(len(ys)))
+                mid = np.array([ys[k], xs[k]], float)
+            way = rng.normal(0.0, 1.0, 2)
+            way *= rng.uniform(0.3, 0.6) * min(h, w) / (np.linalg.norm(way) + 1e-9)
             strength = rng.uniform(0.6, 0.85) if kind == "dark" else rng.uniform(1.0, 2.0)
             events.append(
                 {
                     "kind": kind,
                     "frames": range(t0, t1),
-                    "start": a * (h, w),
-                    "end": b * (h, w),
+                    "start": mid - way,
+                    "end": mid + way,
                     "radius": rng.uniform(0.12, 0.25) * min(h, w),
                     "strength": strength,
                 }
@@ -130,7 +137,7 @@ def apply_bad_frames(events, fluo: np.ndarray) -> None:
             fluo[t] = ndi.gaussian_filter(fluo[t], e["sigma"]) * np.float32(e["dim"])
 
 
-def camera(rng, spec: StackSpec, fluo: np.ndarray) -> np.ndarray:
+def camera(rng, spec: StackSpec, fluo: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Shot and read noise, offset, gain, clipping to uint8 / uint16.
 
     Poisson-Gaussian noise in its heteroscedastic Gaussian form (variance = signal
@@ -138,15 +145,19 @@ def camera(rng, spec: StackSpec, fluo: np.ndarray) -> np.ndarray:
     times faster than drawing Poisson variates.
     """
     x = np.clip(fluo, 0.0, None)
+    dark_sd = 0.0  # noise on a dim background, in units of cytoplasm brightness
     if spec.noise > 0:
         photons = np.float32(1.0 / spec.noise**2)  # per unit of cytoplasm brightness
         read = np.float32((0.25 * spec.noise) ** 2)
+        dark_sd = float(np.sqrt(read + spec.autofluorescence / photons))
         sd = np.sqrt(x / photons + read)
         x = x + sd * rng.standard_normal(x.shape, dtype=np.float32)
     top = 255.0 if spec.dtype == "uint8" else float(rng.choice([4095.0, 16383.0, 65535.0]))
-    bright = float(np.percentile(fluo[:, ::8, ::8], 99.7)) or 1.0
-    offset = top * rng.uniform(0.01, 0.05)
-    gain = (top - offset) * rng.uniform(0.6, 0.9) / bright
+    cells = fluo[:, ::4, ::4][labels[:, ::4, ::4] > 0]  # the brightest cells set the exposure
+    bright = float(np.percentile(cells if cells.size > 50 else fluo[:, ::4, ::4], 99.5)) or 1.0
+    fill = rng.uniform(0.6, 0.85)  # the bright cells reach this fraction of the range
+    offset = min(top * rng.uniform(0.01, 0.05) + 3.0 * dark_sd * fill * top / bright, 0.3 * top)
+    gain = (top - offset) * fill / bright
     x *= np.float32(gain)
     x += np.float32(offset)
     np.clip(x, 0.0, top, out=x)  # the camera saturates at its bit depth

@@ -11,11 +11,12 @@ watershed between two blobs) and keeps every label disjoint.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage as ndi
 
-TEXTURE_SIZE = 128
+TEXTURE_SIZE = 512
 
 
 @dataclass
@@ -42,12 +43,19 @@ class Shape:
         return max(self.a, self.b) * (1.0 + float(np.abs(self.amps).sum())) + 1.0
 
 
-def make_texture(rng: np.random.Generator) -> np.ndarray:
-    """(2, N, N) float32 tileable noise, zero mean, unit std: granules, fine grain."""
+@lru_cache(maxsize=1)
+def texture_bank() -> np.ndarray:
+    """(2, N, N) float32 tileable noise, zero mean, unit std: granules, fine grain.
+
+    One fixed bank for every stack (built once per process); cells sample it at
+    random offsets, so stacks still differ and stay deterministic per seed.
+    """
+    rng = np.random.default_rng(20_241_123)
     out = np.empty((2, TEXTURE_SIZE, TEXTURE_SIZE), np.float32)
     for i, sigma in enumerate((1.6, 0.8)):
         t = ndi.gaussian_filter(rng.standard_normal((TEXTURE_SIZE,) * 2), sigma, mode="wrap")
         out[i] = (t - t.mean()) / t.std()
+    out.flags.writeable = False
     return out
 
 

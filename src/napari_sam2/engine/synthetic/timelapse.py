@@ -14,7 +14,7 @@ UNSEEN_FRAMES = 8  # a new cell that has not shown up in the field by then is dr
 
 def gap_for(spec: StackSpec) -> float:
     """Closest allowed centre distance, as a fraction of the sum of two radii."""
-    return 0.8 if spec.touching else 1.55
+    return spec.packing if spec.touching else 1.55
 
 
 class _Ids:
@@ -94,7 +94,7 @@ def _divide(rng, spec: StackSpec, mother: Cell, new_id, t: int) -> list[Cell]:
     kick = 0.6 + 0.4 * spec.speed
     out = []
     for sign in (-1.0, 1.0):
-        off = sign * 0.5 * s.a
+        off = sign * 0.45 * s.a
         d = random_cell(
             rng,
             spec,
@@ -124,7 +124,7 @@ def _move(rng, spec: StackSpec, cells: list[Cell]) -> None:
         c.y += c.drift[0] + c.vy
         c.x += c.drift[1] + c.vx
         c.scale = min(1.0, c.scale + 0.5 / max(spec.cycle, 1))
-        c.evolve(rng, spec.deformation)
+        c.evolve(rng, spec)
         if not spec.enter_leave:  # bounce off the borders, centres stay in the field
             m = 0.6 * c.radius
             for axis, hi in (("y", h), ("x", w)):
