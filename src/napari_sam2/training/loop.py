@@ -191,6 +191,11 @@ def train(
                     batch.frames, batch.targets = batch.frames.to(device), batch.targets.to(device)
                     res = clip_step(model, batch, cfg.prompts, rng, cfg.weights, cfg.freeze_image_encoder)
             opt.zero_grad(set_to_none=True)
+            if not torch.isfinite(res.loss):
+                log(f"step {step + 1}: non-finite loss ({kind}), skipped")
+                step += 1
+                bar.update(1)
+                continue
             res.loss.backward()
             if step < warm_high_res:
                 for p in high_res:
