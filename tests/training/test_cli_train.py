@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tifffile
 import torch
+from tests.training.standin import disc_stack
 
 from napari_sam2.cli import main
-from tests.training.standin import disc_stack
 
 
 @pytest.fixture(autouse=True)

@@ -7,15 +7,21 @@ import json
 import numpy as np
 import pytest
 import torch
+from tests.training.standin import disc_stack
 
 from napari_sam2.model import build_model, get_config
 from napari_sam2.model.sam2 import MemoryPrompt
-from napari_sam2.training import FixedSource, TrainConfig, export_model, forward_memory_prompt, train
+from napari_sam2.training import (
+    FixedSource,
+    TrainConfig,
+    export_model,
+    forward_memory_prompt,
+    train,
+)
 from napari_sam2.training.data import clip_batch, image_batch
 from napari_sam2.training.loop import build_training_model, lr_at, make_optimizer
 from napari_sam2.training.prompts import corrective_click, noisy_box
 from napari_sam2.training.steps import PromptRecipe, clip_step, image_step
-from tests.training.standin import disc_stack
 
 SIZE = 64  # tiny input: 4x4 image embedding, 16x16 low-res masks
 
@@ -29,9 +35,10 @@ def _one_thread():
 
 
 def _cfg(**kw) -> TrainConfig:
-    base = dict(model="demo", image_size=SIZE, steps=30, warmup_steps=3, lr=2e-3, images_per_batch=2,
-                objects_per_image=2, clip_length=3, clip_objects=2, image_phase=0.0, clip_fraction=0.0,
-                log_every=1000, prompts=PromptRecipe(correction_rounds=1))
+    base = {"model": "demo", "image_size": SIZE, "steps": 30, "warmup_steps": 3, "lr": 2e-3,
+            "images_per_batch": 2, "objects_per_image": 2, "clip_length": 3, "clip_objects": 2,
+            "image_phase": 0.0, "clip_fraction": 0.0, "log_every": 1000,
+            "prompts": PromptRecipe(correction_rounds=1)}
     return TrainConfig(**{**base, **kw})
 
 
@@ -86,7 +93,7 @@ def test_frozen_encoder_gets_no_gradient():
 
 def test_memory_prompt_mirrors_inference_selection():
     cfg = get_config("demo")
-    feat = lambda t: torch.full((1, 1), float(t))  # noqa: E731
+    feat = lambda t: torch.full((1, 1), float(t))
     cond = {0: (feat(0), feat(100))}
     non_cond = {t: (feat(t), feat(100 + t)) for t in range(1, 9)}
     mp = forward_memory_prompt(cond, non_cond, 9, 20, cfg)

@@ -13,7 +13,13 @@ from pathlib import Path
 import torch
 
 from napari_sam2.training.config import TrainConfig
-from napari_sam2.training.data import FixedSource, GeneratorSource, LabelledStack, load_ctc, load_tiff_pair
+from napari_sam2.training.data import (
+    FixedSource,
+    GeneratorSource,
+    LabelledStack,
+    load_ctc,
+    load_tiff_pair,
+)
 
 
 def demo_specs() -> list:

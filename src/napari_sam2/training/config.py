@@ -61,14 +61,15 @@ class TrainConfig:
     @classmethod
     def demo(cls, **overrides) -> TrainConfig:
         """The packaged demo model: ~65 minutes of one CPU thread from random weights."""
-        return cls(**{**dict(model="demo", steps=4000, image_phase=0.45, clip_fraction=0.4,
-                                high_res_warmup_steps=400), **overrides})
+        base = {"model": "demo", "steps": 4000, "image_phase": 0.45, "clip_fraction": 0.4,
+                "high_res_warmup_steps": 400}
+        return cls(**{**base, **overrides})
 
     @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:
         """Fine-tuning a real checkpoint on a user's labelled stacks: encoder frozen, small LR."""
-        base = dict(model=model, steps=500, image_phase=0.3, clip_fraction=0.5, lr=5e-5,
-                    warmup_steps=25, freeze_image_encoder=True, images_per_batch=2, clip_objects=2)
+        base = {"model": model, "steps": 500, "image_phase": 0.3, "clip_fraction": 0.5, "lr": 5e-5,
+                "warmup_steps": 25, "freeze_image_encoder": True, "images_per_batch": 2, "clip_objects": 2}
         return cls(**{**base, **overrides})
 
     def as_dict(self) -> dict:

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from napari_sam2.engine.preprocess import Normalization, to_model_input
 
@@ -58,7 +57,7 @@ def model_frames(image: np.ndarray, image_size: int, normalization: Normalizatio
 
 def model_labels(labels: np.ndarray, image_size: int) -> np.ndarray:
     """``(T, H, W)`` labels -> ``(T, S, S)`` by nearest neighbour (pixel centres)."""
-    t, h, w = labels.shape
+    h, w = labels.shape[1:]
     if (h, w) == (image_size, image_size):
         return labels
     ys = ((np.arange(image_size) + 0.5) * h / image_size).astype(np.int64).clip(0, h - 1)
@@ -288,10 +287,3 @@ def load_ctc(folder: str | Path) -> list[LabelledStack]:
         raise ValueError(f"{folder}: no sequences with segmentations (expected 01/, 01_GT/SEG or 01_ST/SEG)")
     return stacks
 
-
-def resize_masks(masks: torch.Tensor, size: int) -> torch.Tensor:
-    """``(..., S, S)`` float masks to ``size`` (area average, thresholded at 0.5)."""
-    shape = masks.shape
-    x = masks.reshape(-1, 1, *shape[-2:])
-    x = (F.interpolate(x, size=(size, size), mode="area") >= 0.5).float()
-    return x.reshape(*shape[:-2], size, size)

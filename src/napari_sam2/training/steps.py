@@ -22,7 +22,8 @@ from napari_sam2.training.data import ClipBatch, ImageBatch
 from napari_sam2.training.losses import LossWeights, step_loss
 from napari_sam2.training.prompts import PromptSet, add_corrections, first_click, noisy_box
 
-PREV_LOGIT_CLAMP = 32.0  # the engine clamps a previous answer fed back as mask prompt
+PREV_LOGIT_CLAMP = 32.0
+DEFAULT_WEIGHTS = LossWeights()  # the engine clamps a previous answer fed back as mask prompt
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _first_prompts(targets: np.ndarray, recipe: PromptRecipe, rng: np.random.Gen
 
 
 def image_step(model: SAM2Model, batch: ImageBatch, recipe: PromptRecipe, rng: np.random.Generator,
-               weights: LossWeights = LossWeights(), freeze_image_encoder: bool = False) -> StepResult:
+               weights: LossWeights = DEFAULT_WEIGHTS, freeze_image_encoder: bool = False) -> StepResult:
     """Interactive segmentation of several objects on several images."""
     feats = _rows(encode(model, batch.images, freeze_image_encoder), batch.image_index.to(batch.images.device))
     pix = model.condition(feats, None)
@@ -194,7 +195,7 @@ def image_step(model: SAM2Model, batch: ImageBatch, recipe: PromptRecipe, rng: n
 
 
 def clip_step(model: SAM2Model, batch: ClipBatch, recipe: PromptRecipe, rng: np.random.Generator,
-              weights: LossWeights = LossWeights(), freeze_image_encoder: bool = False) -> StepResult:
+              weights: LossWeights = DEFAULT_WEIGHTS, freeze_image_encoder: bool = False) -> StepResult:
     """Prompt the first frame, propagate through the clip with the model's own memories."""
     cfg = model.cfg
     length, b = batch.targets.shape[:2]
