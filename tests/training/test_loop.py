@@ -146,3 +146,15 @@ def test_bfloat16_autocast_step(tmp_path):
     model = train(cfg, FixedSource(_stacks()), tmp_path, progress=False, log=lambda m: None)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_training_mode_always_returns_the_single_mask():
+    """As the reference: the unstable-single-mask fallback is an inference rule."""
+    model = build_model(get_config("demo"), image_size=SIZE)
+    feats = model.encode_image(torch.randn(1, 3, SIZE, SIZE))
+    coords, labels = torch.tensor([[[10.0, 10.0], [40.0, 40.0]]]), torch.tensor([[2, 3]], dtype=torch.int32)
+    with torch.no_grad():
+        dec = model.decode(feats.embed, feats.high_res, coords, labels, None)
+        model.train()
+        out = model.segment(feats.embed, feats.high_res, coords, labels, None, multimask=False)
+    assert torch.equal(out.raw_candidates[:, 0], dec.masks[:, 0])

@@ -220,11 +220,15 @@ class SAM2Model(nn.Module):
         if mask_logits is not None:
             mask_logits = self._resize_mask_prompt(mask_logits)
         cfg = self.cfg
+        # The fallback from an unstable single mask to the best candidate is an
+        # inference rule: in training the reference always returns (and trains)
+        # the single-mask output.
+        thresh = float("-inf") if self.training else cfg.dynamic_multimask_stability_thresh
         out = select_output(
             self.decode(pix_feat, high_res, coords, labels, mask_logits),
             multimask,
             cfg.dynamic_multimask_stability_delta,
-            cfg.dynamic_multimask_stability_thresh,
+            thresh,
         )
         visible = out.object_score_logits > 0
         candidates = torch.where(visible[:, :, None, None], out.masks, NO_OBJ_SCORE).float()
