@@ -27,6 +27,7 @@ class TrainConfig:
     objects_per_image: int = 4
     clip_length: int = 8  # SAM 2 trains on 8-frame clips
     clip_objects: int = 3
+    p_leaving: float = 0.3  # clips: chance of preferring objects that vanish within the clip
     p_zoom: float = 0.0  # image batches: chance of a random crop (half to all of a side) enlarged
     lr: float = 1e-3
     image_encoder_lr_scale: float = 1.0  # e.g. 0.1 when fine-tuning a real checkpoint
@@ -62,7 +63,8 @@ class TrainConfig:
     def demo(cls, **overrides) -> TrainConfig:
         """The packaged demo model: ~65 minutes of one CPU thread from random weights."""
         base = {"model": "demo", "steps": 4000, "image_phase": 0.45, "clip_fraction": 0.4,
-                "high_res_warmup_steps": 400}
+                "high_res_warmup_steps": 400, "p_leaving": 0.6,
+                "prompts": PromptRecipe(p_merged_box=0.2)}
         return cls(**{**base, **overrides})
 
     @classmethod

@@ -187,7 +187,8 @@ def train(
                     batch.images, batch.targets = batch.images.to(device), batch.targets.to(device)
                     res = image_step(model, batch, cfg.prompts, rng, cfg.weights, cfg.freeze_image_encoder)
                 else:
-                    batch = clip_batch(stacks, cfg.clip_length, cfg.clip_objects, size, rng)
+                    batch = clip_batch(stacks, cfg.clip_length, cfg.clip_objects, size, rng,
+                                       p_leaving=cfg.p_leaving)
                     batch.frames, batch.targets = batch.frames.to(device), batch.targets.to(device)
                     res = clip_step(model, batch, cfg.prompts, rng, cfg.weights, cfg.freeze_image_encoder)
             opt.zero_grad(set_to_none=True)
