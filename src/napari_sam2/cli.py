@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stand-in weights: no download, meaningless masks (checks an install)")
     _model_options(p)
     p.set_defaults(func=cmd_demo)
+    _add_train_parser(sub)
     return parser
 
 
@@ -274,3 +275,20 @@ def _demo_settings(args: argparse.Namespace):
 
     checkpoint = standin_checkpoint() if args.standin else args.checkpoint
     return gui_settings(args.model, checkpoint, args.device, args.image_size, args.precision)
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train or fine-tune a model on labelled stacks or synthetic cells",
+        description="Train SAM 2 with simulated clicks, boxes and corrections on image "
+                    "batches and 8-frame clips. Resumes from OUT/last.pt.")
+    from napari_sam2.training.command import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from napari_sam2.training.command import run
+
+    run(args)

@@ -44,6 +44,9 @@ class SAM2Config:
     num_maskmem: int = 7  # 1 conditioning + 6 recent frames
     max_obj_ptrs_in_encoder: int = 16
     memory_attention_layers: int = 4
+    memory_attention_ffn_dim: int = 2048  # MLP width of each memory-attention layer
+    decoder_mlp_dim: int = 2048  # MLP width of the mask decoder's two-way transformer
+    decoder_heads: int = 8  # attention heads of the mask decoder's two-way transformer
     fpn_top_down_levels: tuple[int, ...] = (2, 3)
     scalp: int = 1  # drop the lowest-resolution FPN level
     sigmoid_scale_for_mem_enc: float = 20.0
@@ -111,6 +114,30 @@ for _size, _hiera in _SIZES.items():
         use_signed_tpos_enc_to_obj_ptrs=False,
     )
 
+# A small model for CPUs, trained from scratch on synthetic cells (issue 11):
+# input 256 (64x64 low-res masks), a 4-stage Hiera of width 24, a 128-wide
+# decoder and 2 memory-attention layers. Not an official checkpoint, so it is
+# not in PRESETS (list_presets names the official ones) but get_config knows it.
+DEMO = SAM2Config(
+    name="demo",
+    hiera=HieraConfig(
+        embed_dim=24,
+        num_heads=1,
+        stages=(1, 2, 3, 1),
+        global_att_blocks=(4, 5, 6),
+        window_spec=(8, 4, 8, 4),
+        window_pos_embed_bkg_spatial_size=(8, 8),
+    ),
+    image_size=256,
+    d_model=128,
+    mem_dim=32,
+    memory_attention_layers=2,
+    memory_attention_ffn_dim=512,
+    decoder_mlp_dim=512,
+    decoder_heads=4,
+)
+EXTRA_PRESETS: dict[str, SAM2Config] = {"demo": DEMO}
+
 # Short aliases people type: "tiny" means the newest release.
 ALIASES: dict[str, str] = {
     **{size: f"sam2.1_hiera_{size}" for size in _SIZES},
@@ -130,6 +157,8 @@ def get_config(name: str | SAM2Config) -> SAM2Config:
     if isinstance(name, SAM2Config):
         return name
     key = ALIASES.get(name, name)
+    if key in EXTRA_PRESETS:
+        return EXTRA_PRESETS[key]
     if key not in PRESETS:
         raise ValueError(
             f"unknown model preset {name!r}; choose one of: {', '.join(PRESETS)}"

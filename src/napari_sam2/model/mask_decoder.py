@@ -33,10 +33,12 @@ def stability_score(logits: torch.Tensor, delta: float) -> torch.Tensor:
 
 
 class MaskDecoder(nn.Module):
-    def __init__(self, dim: int = 256, num_multimask: int = 3) -> None:
+    def __init__(
+        self, dim: int = 256, num_multimask: int = 3, mlp_dim: int = 2048, num_heads: int = 8
+    ) -> None:
         super().__init__()
         self.num_mask_tokens = num_multimask + 1
-        self.transformer = TwoWayTransformer(dim)
+        self.transformer = TwoWayTransformer(dim, num_heads=num_heads, mlp_dim=mlp_dim)
         self.iou_token = nn.Embedding(1, dim)
         self.mask_tokens = nn.Embedding(self.num_mask_tokens, dim)
         self.obj_score_token = nn.Embedding(1, dim)

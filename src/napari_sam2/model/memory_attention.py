@@ -1,6 +1,6 @@
 """Memory attention: condition the current frame's features on the memory bank.
 
-Four layers of (RoPE self-attention, RoPE cross-attention to memories and
+Layers (four in the official models) of (RoPE self-attention, RoPE cross-attention to memories and
 object pointers, MLP), pre-norm, batch first.
 """
 
@@ -34,10 +34,12 @@ class MemoryAttentionLayer(nn.Module):
 
 
 class MemoryAttention(nn.Module):
-    def __init__(self, d_model: int, mem_dim: int, num_layers: int = 4) -> None:
+    def __init__(
+        self, d_model: int, mem_dim: int, num_layers: int = 4, dim_feedforward: int = 2048
+    ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            MemoryAttentionLayer(d_model, mem_dim) for _ in range(num_layers)
+            MemoryAttentionLayer(d_model, mem_dim, dim_feedforward) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
 

@@ -62,6 +62,9 @@ class SegmentOutput:
     obj_ptr: torch.Tensor  # (B, C)
     object_score_logits: torch.Tensor  # (B, 1)
     candidate_ptrs: torch.Tensor | None = None  # (B, M, C) pointer of each candidate
+    # The decoder's candidate logits before the occlusion rule wrote NO_OBJ_SCORE
+    # over absent objects: what the training losses compare with the truth.
+    raw_candidates: torch.Tensor | None = None  # (B, M, 4h, 4w)
 
 
 @dataclass
@@ -92,10 +95,14 @@ class SAM2Model(nn.Module):
             self.no_obj_embed_spatial = None
         self.image_encoder = ImageEncoder(cfg)
         self.mask_downsample = nn.Conv2d(1, 1, kernel_size=4, stride=4)
-        self.memory_attention = MemoryAttention(c, m, cfg.memory_attention_layers)
+        self.memory_attention = MemoryAttention(
+            c, m, cfg.memory_attention_layers, cfg.memory_attention_ffn_dim
+        )
         self.memory_encoder = MemoryEncoder(c, m)
         self.sam_prompt_encoder = PromptEncoder(c, cfg.image_size, cfg.feature_size)
-        self.sam_mask_decoder = MaskDecoder(c)
+        self.sam_mask_decoder = MaskDecoder(
+            c, mlp_dim=cfg.decoder_mlp_dim, num_heads=cfg.decoder_heads
+        )
         self.obj_ptr_proj = MLP(c, c, c, 3)
         if cfg.proj_tpos_enc_in_obj_ptrs:
             self.obj_ptr_tpos_proj = nn.Linear(c, m)
@@ -236,11 +243,15 @@ class SAM2Model(nn.Module):
         if mask_logits is not None:
             mask_logits = self._resize_mask_prompt(mask_logits)
         cfg = self.cfg
+        # The fallback from an unstable single mask to the best candidate is an
+        # inference rule: in training the reference always returns (and trains)
+        # the single-mask output.
+        thresh = float("-inf") if self.training else cfg.dynamic_multimask_stability_thresh
         out = select_output(
             self.decode(pix_feat, high_res, coords, labels, mask_logits),
             multimask,
             cfg.dynamic_multimask_stability_delta,
-            cfg.dynamic_multimask_stability_thresh,
+            thresh,
         )
         visible = out.object_score_logits > 0
         candidates = torch.where(visible[:, :, None, None], out.masks, NO_OBJ_SCORE).float()
@@ -259,6 +270,7 @@ class SAM2Model(nn.Module):
             ptrs[rows, best],
             out.object_score_logits,
             ptrs,
+            out.masks,
         )
 
     def _resize_mask_prompt(self, mask: torch.Tensor) -> torch.Tensor:

@@ -56,10 +56,18 @@ def _cpu_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.T
     q = q * q.shape[-1] ** -0.5
     k_t = k.transpose(-1, -2)
     chunks = []
+    # In-place steps save memory at inference; autograd (training) needs the
+    # out-of-place ones, which compute the same values.
+    needs_grad = q.requires_grad or k.requires_grad or v.requires_grad
+    inplace = not (torch.is_grad_enabled() and needs_grad)
     for q_rows in q.split(rows, dim=-2):
         scores = torch.matmul(q_rows, k_t)
-        weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_()
-        chunks.append(torch.matmul(weights, v).div_(weights.sum(-1, keepdim=True)))
+        if inplace:
+            weights = scores.sub_(scores.amax(-1, keepdim=True)).exp_()
+            chunks.append(torch.matmul(weights, v).div_(weights.sum(-1, keepdim=True)))
+        else:
+            weights = (scores - scores.amax(-1, keepdim=True)).exp()
+            chunks.append(torch.matmul(weights, v) / weights.sum(-1, keepdim=True))
     return torch.cat(chunks, dim=-2)
 
 

@@ -1,0 +1,101 @@
+"""``TrainConfig``: everything that shapes a training run, with presets."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from napari_sam2.training.losses import LossWeights
+from napari_sam2.training.steps import PromptRecipe
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run. Steps alternate between image batches and clips.
+
+    The first ``image_phase`` of the steps are image batches only; after
+    that a ``clip_fraction`` of the steps are clips. The learning rate warms
+    up linearly over ``warmup_steps`` then follows a cosine to
+    ``lr * min_lr_ratio``.
+    """
+
+    model: str = "demo"  # model preset (SAM2Config name) being trained
+    image_size: int | None = None  # a reduced input size of that preset (None: its own)
+    steps: int = 2000
+    image_phase: float = 0.4
+    clip_fraction: float = 0.5
+    images_per_batch: int = 4
+    objects_per_image: int = 4
+    clip_length: int = 8  # SAM 2 trains on 8-frame clips
+    clip_objects: int = 3
+    p_leaving: float = 0.3  # clips: chance of preferring objects that vanish within the clip
+    p_zoom: float = 0.0  # image batches: chance of a random crop (half to all of a side) enlarged
+    lr: float = 1e-3
+    image_encoder_lr_scale: float = 1.0  # e.g. 0.1 when fine-tuning a real checkpoint
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    freeze_image_encoder: bool = False  # fine-tuning a real checkpoint on one's own stacks
+    # From random weights only: the decoder's projections of the high-resolution
+    # features (conv_s0, conv_s1) start at zero and stay there for this many steps.
+    # Otherwise that click-independent shortcut learns "every cell" first and the
+    # decoder never learns to follow the click (observed: masks identical for any click).
+    high_res_warmup_steps: int = 0
+    dtype: str = "float32"  # or "bfloat16" (autocast; weights and optimizer stay float32)
+    device: str = "cpu"
+    seed: int = 1000  # numpy/torch seed; also the first generator seed (>= 1000: training seeds)
+    checkpoint_every_s: float = 300.0
+    log_every: int = 10
+    prompts: PromptRecipe = field(default_factory=PromptRecipe)
+    weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"dtype must be float32 or bfloat16, got {self.dtype!r}")
+        if not 0.0 <= self.image_phase <= 1.0 or not 0.0 <= self.clip_fraction <= 1.0:
+            raise ValueError("image_phase and clip_fraction must lie in [0, 1]")
+        if self.clip_length < 1:
+            raise ValueError(f"clip_length must be >= 1, got {self.clip_length}")
+
+    @classmethod
+    def demo(cls, **overrides) -> TrainConfig:
+        """The packaged demo model: ~65 minutes of one CPU thread from random weights."""
+        base = {
+            "model": "demo",
+            "steps": 4000,
+            "image_phase": 0.45,
+            "clip_fraction": 0.4,
+            "high_res_warmup_steps": 400,
+            "p_leaving": 0.6,
+            "prompts": PromptRecipe(p_merged_box=0.2),
+        }
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:
+        """Fine-tuning a real checkpoint on a user's labelled stacks: encoder frozen, small LR."""
+        base = {
+            "model": model,
+            "steps": 500,
+            "image_phase": 0.3,
+            "clip_fraction": 0.5,
+            "lr": 5e-5,
+            "warmup_steps": 25,
+            "freeze_image_encoder": True,
+            "images_per_batch": 2,
+            "clip_objects": 2,
+        }
+        return cls(**{**base, **overrides})
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["prompts"] = PromptRecipe(**d.get("prompts", {}))
+        d["weights"] = LossWeights(**d.get("weights", {}))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
