@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from napari_sam2.checkpoints.loading import load_weights
+from napari_sam2.checkpoints.reading import read_state_dict
 from napari_sam2.model import build_model, get_config
-from napari_sam2.model.checkpoint import load_weights, read_state_dict
 from napari_sam2.model.sam2 import SAM2Model
 from napari_sam2.training.config import TrainConfig
 from napari_sam2.training.data import clip_batch, image_batch
