@@ -172,9 +172,14 @@ def cmd_models(args: argparse.Namespace) -> None:
         return
     print(f"checkpoint cache: {checkpoints.cache_dir()}  "
           f"(set ${checkpoints.ENV_CACHE_DIR} to change)")
-    for name in checkpoints.REGISTRY:
-        path = checkpoints.cached_path(name)
-        print(f"  {name:<24} {str(path) if path else 'not downloaded'}")
+    for name, info in checkpoints.REGISTRY.items():
+        if info.packaged:
+            path = checkpoints.packaged_path(info)
+            state = f"packaged: {path}" if path.is_file() else "not in this installation"
+        else:
+            path = checkpoints.cached_path(name)
+            state = str(path) if path else "not downloaded"
+        print(f"  {name:<24} {state}")
 
 
 def _options(args: argparse.Namespace):

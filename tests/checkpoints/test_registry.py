@@ -17,7 +17,9 @@ PUBLISHED = {
 
 
 def test_registry_covers_presets():
-    assert set(checkpoints.REGISTRY) == set(list_presets()) == set(checkpoints.list_checkpoints())
+    # The official presets, plus the packaged demo model.
+    names = {*list_presets(), "demo"}
+    assert set(checkpoints.REGISTRY) == names == set(checkpoints.list_checkpoints())
     tiny = checkpoints.REGISTRY["sam2.1_hiera_tiny"]
     assert tiny.url == (
         "https://dl.fbaipublicfiles.com/segment_anything_2/092824/sam2.1_hiera_tiny.pt"
@@ -40,3 +42,24 @@ def test_entry_matches_its_preset(preset):
 def test_unknown_preset_is_a_value_error():
     with pytest.raises(ValueError, match="unknown model preset"):
         checkpoints.checkpoint_info("sam3_giant")
+
+
+def test_the_demo_model_is_packaged_not_downloaded(monkeypatch, tmp_path):
+    from napari_sam2.checkpoints import (
+        REGISTRY,
+        CheckpointNotFoundError,
+        registry,
+        resolve_checkpoint,
+    )
+
+    info = REGISTRY["demo"]
+    assert info.packaged and info.config.name == "demo" and info.url == ""
+    # Without the file in the installation: one line saying how to get it.
+    def absent(info):
+        return tmp_path / "absent.pt"
+
+    monkeypatch.setattr(registry, "packaged_path", absent)
+    monkeypatch.setattr("napari_sam2.checkpoints.download.packaged_path", absent)
+    with pytest.raises(CheckpointNotFoundError, match="napari-sam2 train") as err:
+        resolve_checkpoint("demo")
+    assert "\n" not in str(err.value)

@@ -27,6 +27,7 @@ _EXPORTS = {
     "CheckpointInfo": "registry",
     "checkpoint_info": "registry",
     "list_checkpoints": "registry",
+    "packaged_path": "registry",
     "ENV_BASE_URL": "download",
     "ENV_CACHE_DIR": "download",
     "ProgressCallback": "download",
@@ -69,6 +70,7 @@ __all__ = [
     "list_checkpoints",
     "load_model",
     "load_weights",
+    "packaged_path",
     "read_state_dict",
     "resolve_checkpoint",
     "set_cache_dir",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:  # pragma: no cover
         CheckpointInfo,
         checkpoint_info,
         list_checkpoints,
+        packaged_path,
     )
     from napari_sam2.checkpoints.standin import standin_state_dict, write_standin_checkpoint
 

@@ -28,7 +28,7 @@ from napari_sam2.checkpoints.errors import (
     CheckpointOfflineError,
 )
 from napari_sam2.checkpoints.reading import check_file_format, read_state_dict
-from napari_sam2.checkpoints.registry import CheckpointInfo, checkpoint_info
+from napari_sam2.checkpoints.registry import CheckpointInfo, checkpoint_info, packaged_path
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,16 @@ def resolve_checkpoint(
             )
         check_file_format(path)
         return path
+    if info.packaged:
+        path = packaged_path(info)
+        if not path.is_file():
+            raise CheckpointNotFoundError(
+                f"the {info.preset} model is not in this installation ({path} is missing); "
+                "train it with `napari-sam2 train --generator --recipe demo --export FILE` "
+                "(docs/training.md) and pass FILE with checkpoint=FILE (--checkpoint FILE)"
+            )
+        check_file_format(path)
+        return path
     cached = cached_path(info.preset)
     if cached is not None:
         check_file_format(cached)
@@ -127,6 +137,8 @@ def download_checkpoint(
     timeout: float = TIMEOUT_S,
 ) -> Path:
     """Download ``preset``'s checkpoint into the cache, verify it, and return its path."""
+    if checkpoint_info(preset).packaged:
+        return resolve_checkpoint(preset)  # ships with the package: nothing to download
     return _download(checkpoint_info(preset), progress=progress, base_url=base_url,
                      timeout=timeout)
 

@@ -10,6 +10,7 @@ none and are checked by structure instead. Sizes are not published, so
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from napari_sam2.model.config import SAM2Config, get_config, list_presets
 
@@ -33,6 +34,7 @@ class CheckpointInfo:
     url: str
     sha256: str | None
     size_bytes: int | None = None
+    packaged: bool = False  # shipped inside the package (model_data/), never downloaded
 
     @property
     def config(self) -> SAM2Config:
@@ -45,10 +47,12 @@ def _build_registry() -> dict[str, CheckpointInfo]:
     for name in list_presets():
         base = SAM21_BASE_URL if name.startswith("sam2.1") else SAM2_BASE_URL
         out[name] = CheckpointInfo(name, f"{name}.pt", f"{base}{name}.pt", _SHA256.get(name))
+    # Our small model trained on synthetic cells (docs/training.md): no URL, it ships.
+    out["demo"] = CheckpointInfo("demo", "sam2_demo.pt", "", None, packaged=True)
     return out
 
 
-#: Every preset's official checkpoint, by preset name.
+#: Every preset's checkpoint, by preset name: the official ones and the packaged demo.
 REGISTRY: dict[str, CheckpointInfo] = _build_registry()
 
 
@@ -60,3 +64,8 @@ def checkpoint_info(preset: str) -> CheckpointInfo:
 def list_checkpoints() -> list[str]:
     """Names of the registered checkpoints (the model presets)."""
     return list(REGISTRY)
+
+
+def packaged_path(info: CheckpointInfo) -> Path:
+    """Where a packaged checkpoint lives in the installed package."""
+    return Path(__file__).resolve().parents[1] / "model_data" / info.filename
