@@ -21,6 +21,7 @@ _EXPORTS = {
     "get_config": "napari_sam2.model.config",
     "ImagePredictor": "napari_sam2.engine.image_predictor",
     "VideoSession": "napari_sam2.engine.session",
+    "MemoryTree": "napari_sam2.engine.memory_tree",
     "FrameResult": "napari_sam2.engine.results",
     "segment_layers": "napari_sam2._napari.console",
 }
@@ -30,6 +31,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.checkpoints.loading import load_model, set_precision
     from napari_sam2.engine.image_predictor import ImagePredictor
+    from napari_sam2.engine.memory_tree import MemoryTree
     from napari_sam2.engine.results import FrameResult
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.model import build_model

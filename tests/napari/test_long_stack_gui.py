@@ -11,8 +11,13 @@ from napari_sam2.engine.memory_tree import MemoryTree
 
 def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):
     viewer, widget, labels = _ready(open_widget)
-    widget.settings.long_stack.setChecked(True)
-    widget.settings.pathways.setValue(2)
+    s = widget.settings
+    assert not s.pathways.isVisibleTo(widget)  # the tree's settings hide while it is off
+    s.long_stack.setChecked(True)
+    assert s.pathways.isVisibleTo(widget) and s.iou_threshold.isVisibleTo(widget)
+    s.pathways.setValue(2)
+    s.iou_threshold.setValue(0.3)
+    s.iou_threshold.setValue(0.1)
     ctrl = widget.controller
     assert ctrl.settings.memory_tree == MemoryTree(pathways=2)
     _click(viewer, widget, 0)

@@ -138,6 +138,8 @@ class Sam2Widget(QWidget):
         self.settings.non_overlap.toggled.connect(self._sync_controller)
         self.settings.long_stack.toggled.connect(self._sync_controller)
         self.settings.pathways.valueChanged.connect(self._sync_controller)
+        self.settings.iou_threshold.valueChanged.connect(self._sync_controller)
+        self.settings.uncertainty.valueChanged.connect(self._sync_controller)
         self.settings.bfloat16.toggled.connect(self._sync_controller)
         self.settings.fill_holes.valueChanged.connect(self._sync_controller)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -72,6 +73,21 @@ class ModelSettings(QWidget):
         self.pathways.setRange(1, 8)
         self.pathways.setValue(3)
         self.pathways.setToolTip("Hypotheses kept per object in long-stack mode")
+        self.iou_threshold = QDoubleSpinBox()
+        self.iou_threshold.setRange(0.0, 0.99)
+        self.iou_threshold.setSingleStep(0.05)
+        self.iou_threshold.setValue(0.1)
+        self.iou_threshold.setToolTip(
+            "Long-stack mode: earlier slices are remembered only where the mask's predicted "
+            "IoU is above this and the object is present"
+        )
+        self.uncertainty = QDoubleSpinBox()
+        self.uncertainty.setRange(0.0, 20.0)
+        self.uncertainty.setValue(2.0)
+        self.uncertainty.setToolTip(
+            "Long-stack mode: while every hypothesis's |object score| is at most this, "
+            "differing masks are kept"
+        )
         self.non_overlap = QCheckBox("objects never overlap")
         self.non_overlap.setToolTip(
             "Where masks overlap, the most confident object keeps the pixel"
@@ -82,6 +98,9 @@ class ModelSettings(QWidget):
         adv.addRow(self.non_overlap)
         adv.addRow(self.long_stack)
         adv.addRow("pathways", self.pathways)
+        adv.addRow("IoU threshold", self.iou_threshold)
+        adv.addRow("uncertainty", self.uncertainty)
+        self.long_stack.toggled.connect(lambda _: self._show_advanced(self.advanced.isChecked()))
         adv.addRow(self.bfloat16)
         adv.addRow(self.overwrite)
         self.advanced.toggled.connect(self._show_advanced)
@@ -95,19 +114,22 @@ class ModelSettings(QWidget):
 
     def _show_advanced(self, on: bool) -> None:
         form = self.advanced.layout()
+        tree = (self.pathways, self.iou_threshold, self.uncertainty)
         for field in (
             self.image_size,
             self.fill_holes,
             self.non_overlap,
             self.long_stack,
-            self.pathways,
+            *tree,
             self.bfloat16,
             self.overwrite,
         ):
-            field.setVisible(on)
+            # The tree's own settings show only while long-stack mode is on.
+            visible = on and (field not in tree or self.long_stack.isChecked())
+            field.setVisible(visible)
             label = form.labelForField(field)
             if label is not None:
-                label.setVisible(on)
+                label.setVisible(visible)
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -127,9 +149,16 @@ class ModelSettings(QWidget):
             overwrite=self.overwrite.isChecked(),
             fill_hole_area=self.fill_holes.value(),
             non_overlap=self.non_overlap.isChecked(),
-            memory_tree=MemoryTree(pathways=self.pathways.value())
-            if self.long_stack.isChecked()
-            else None,
+            memory_tree=self._memory_tree(),
+        )
+
+    def _memory_tree(self) -> MemoryTree | None:
+        if not self.long_stack.isChecked():
+            return None
+        return MemoryTree(
+            pathways=self.pathways.value(),
+            iou_threshold=self.iou_threshold.value(),
+            uncertainty=self.uncertainty.value(),
         )
 
     def show_settings(self, settings: PluginSettings) -> None:
@@ -145,4 +174,6 @@ class ModelSettings(QWidget):
         self.long_stack.setChecked(settings.memory_tree is not None)
         if settings.memory_tree is not None:
             self.pathways.setValue(settings.memory_tree.pathways)
+            self.iou_threshold.setValue(settings.memory_tree.iou_threshold)
+            self.uncertainty.setValue(settings.memory_tree.uncertainty)
         self.checkpoint.editingFinished.emit()  # setText alone does not tell listeners

@@ -55,6 +55,12 @@ _EXPORTS = {
     "ImagePredictor": "napari_sam2.engine.image_predictor",
     "FeatureCache": "napari_sam2.engine.feature_cache",
     "TensorStore": "napari_sam2.engine.store",
+    "MemoryBank": "napari_sam2.engine.memory_bank",
+    "MemoryTree": "napari_sam2.engine.memory_tree",
+    "PropagationPlan": "napari_sam2.engine.plan",
+    "make_plan": "napari_sam2.engine.plan",
+    "SegmentOptions": "napari_sam2.engine.runner",
+    "segment_stack": "napari_sam2.engine.runner",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -69,6 +75,9 @@ if TYPE_CHECKING:  # pragma: no cover
         open_frames,
     )
     from napari_sam2.engine.image_predictor import ImagePredictor
+    from napari_sam2.engine.memory_bank import MemoryBank
+    from napari_sam2.engine.memory_tree import MemoryTree
+    from napari_sam2.engine.plan import PropagationPlan, make_plan
     from napari_sam2.engine.preprocess import Normalization, to_model_input
     from napari_sam2.engine.prompt_file import (
         PromptRecord,
@@ -78,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from napari_sam2.engine.prompts import MaskPrompt, PointPrompt, make_box, make_mask, make_points
     from napari_sam2.engine.results import FrameResult, ImagePrediction
+    from napari_sam2.engine.runner import SegmentOptions, segment_stack
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.engine.store import TensorStore
 
