@@ -27,7 +27,7 @@ def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):
     ctrl.progress.connect(lambda d, t: progress.append((d, t)))
     widget.propagation.forward.click()
     _wait(qtbot, widget)
-    assert progress[-1] == (5, 5)  # frames, not results: re-emitted frames are not counted twice
+    assert progress[-1] == (5, 5)  # re-emitted frames add no progress
     for frame in range(5):  # the layer shows the session's final answer on every slice
         np.testing.assert_array_equal(labels.data[frame] == 1, ctrl.session.result(frame).masks[0])
     labels.undo()  # the run, re-emissions included, is one undo step

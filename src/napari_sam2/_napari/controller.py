@@ -325,8 +325,8 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         def on_frame(result):
             self.write_result(result, st.layout)
             visited.add(result.frame)
-            # Long-stack mode yields changed frames again at the end: count frames, not results.
-            self.progress.emit(len(visited), plan.total)
+            # Long-stack mode yields changed frames again at the end: those add no progress.
+            self.progress.emit(min(self.run.done, plan.total), plan.total)
 
         def on_done(cancelled, error):
             if cancelled and st.session.memory_tree is not None:

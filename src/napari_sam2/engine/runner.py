@@ -125,10 +125,9 @@ def segment_stack(model, frames, records: Sequence[PromptRecord], options: Segme
     plan = make_plan(session, options.direction, start, stop - 1)
     if progress is not None:
         progress(0, plan.total)
-    done = set()  # long-stack mode yields changed frames again at the end
-    for result in iterate_plan(session, plan):
+    for done, result in enumerate(iterate_plan(session, plan), 1):
         labels[result.frame] = result.to_labels(src.frame_shape)
-        done.add(result.frame)
         if progress is not None:
-            progress(len(done), plan.total)
+            # Long-stack mode yields changed frames again at the end: those add no progress.
+            progress(min(done, plan.total), plan.total)
     return labels
