@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["DIRECTIONS", "PropagationPlan", "iterate_plan", "make_plan"]
+__all__ = ["DIRECTIONS", "PropagationPlan", "frame_order", "iterate_plan", "make_plan"]
 
 DIRECTIONS = ("forward", "backward", "both")
 
@@ -62,8 +62,16 @@ class PropagationPlan:
     @property
     def total(self) -> int:
         """Number of results the run yields (the anchor twice for 'both')."""
-        # The session yields nothing for a backward pass from frame 0.
-        return sum(0 if reverse and start == 0 else m + 1 for start, reverse, m in self.passes)
+        return sum(len(frame_order(s, r, m, self.last + 1)) for s, r, m in self.passes)
+
+
+def frame_order(start: int, reverse: bool, max_frames: int, num_frames: int) -> range:
+    """The frames ``VideoSession.propagate`` visits: ``start`` and at most
+    ``max_frames`` past it, inside the stack. As in the reference, a backward
+    pass from frame 0 visits nothing."""
+    if reverse:
+        return range(start, max(start - max_frames, 0) - 1, -1) if start > 0 else range(0)
+    return range(start, min(start + max_frames, num_frames - 1) + 1)
 
 
 def make_plan(

@@ -65,6 +65,25 @@ class MaskPrompt:
         return m
 
 
+def check_frame_index(frame, num_frames: int) -> int:
+    """``frame`` as an int in ``0..num_frames-1``, else a one-line ``ValueError``."""
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
+        raise ValueError(f"frame index must be an integer, got {frame!r}")
+    if not 0 <= frame < num_frames:
+        raise ValueError(
+            f"frame {frame} is out of range: the stack has {num_frames} frames "
+            f"(0..{num_frames - 1})"
+        )
+    return int(frame)
+
+
+def check_obj_id(obj_id) -> int:
+    """``obj_id`` as a non-negative int, else a one-line ``ValueError``."""
+    if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or obj_id < 0:
+        raise ValueError(f"object id must be a non-negative integer, got {obj_id!r}")
+    return int(obj_id)
+
+
 def _check_inside(coords: np.ndarray, frame_shape: tuple[int, int], what: str) -> None:
     h, w = frame_shape
     outside = (coords[:, 0] < 0) | (coords[:, 0] > w) | (coords[:, 1] < 0) | (coords[:, 1] > h)

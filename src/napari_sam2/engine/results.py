@@ -14,7 +14,7 @@ from napari_sam2.engine.postprocess import apply_non_overlap
 from napari_sam2.model.sam2 import NO_OBJ_SCORE
 
 if TYPE_CHECKING:  # pragma: no cover
-    from napari_sam2.engine.memory_types import FrameMemory
+    from napari_sam2.engine.memory_types import Candidates, FrameMemory
 
 
 @dataclass(frozen=True)
@@ -85,5 +85,16 @@ def frame_result(
         obj_ids=tuple(obj_ids),
         low_res_logits=logits[:, 0].numpy(),
         object_score_logits=scores.numpy(),
+        masks=upsample_logits(logits, frame_shape) > 0,
+    )
+
+
+def candidate_prediction(cands: Candidates, frame_shape: tuple[int, int]) -> ImagePrediction:
+    """The candidate masks of a click, at the frame's size."""
+    logits = cands.mask_logits[:, None]
+    return ImagePrediction(
+        low_res_logits=logits[:, 0].float().numpy(),
+        iou=cands.ious.float().numpy(),
+        object_score_logits=cands.object_score.reshape(-1).float().numpy(),
         masks=upsample_logits(logits, frame_shape) > 0,
     )

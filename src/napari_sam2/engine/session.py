@@ -23,10 +23,23 @@ from napari_sam2.engine.frames import FrameSource, open_frames
 from napari_sam2.engine.long_stack import LongStackRun
 from napari_sam2.engine.memory_bank import Direction, FrameMemory, MemoryBank, MemoryRules
 from napari_sam2.engine.memory_tree import MemoryTree
+from napari_sam2.engine.plan import frame_order
 from napari_sam2.engine.postprocess import fill_holes_in_logits
 from napari_sam2.engine.preprocess import Normalization, to_model_input
-from napari_sam2.engine.prompts import PointPrompt, make_box, make_mask, make_points
-from napari_sam2.engine.results import FrameResult, ImagePrediction, frame_result, upsample_logits
+from napari_sam2.engine.prompts import (
+    PointPrompt,
+    check_frame_index,
+    check_obj_id,
+    make_box,
+    make_mask,
+    make_points,
+)
+from napari_sam2.engine.results import (
+    FrameResult,
+    ImagePrediction,
+    candidate_prediction,
+    frame_result,
+)
 from napari_sam2.engine.store import TensorStore
 from napari_sam2.engine.tracker import Tracker
 from napari_sam2.model.sam2 import ImageFeatures, SAM2Model
@@ -69,11 +82,7 @@ class VideoSession:
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
-            frames,
-            frame_axis=frame_axis,
-            channel=channel,
-            channel_axis=channel_axis,
-            rgb=rgb,
+            frames, frame_axis=frame_axis, channel=channel, channel_axis=channel_axis, rgb=rgb,
             fixed=fixed,
         )
         self.normalization = normalization or Normalization()
@@ -84,17 +93,11 @@ class VideoSession:
         self.memory_tree = memory_tree  # long-stack mode when set
         cfg = model.cfg
         fingerprint = f"{cfg.name}|{cfg.image_size}|{self.normalization}|{self.frames.describe()}"
-        self.feature_cache = FeatureCache(
-            max_bytes=DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes,
-            disk_path=feature_cache_path,
-            fingerprint=fingerprint,
-            device=model.device,
-        )
-        store = TensorStore(
-            DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes,
-            spill_dir=spill_dir,
-            on_evict="spill",
-        )
+        cache = DEFAULT_CACHE_BYTES if cache_bytes is None else cache_bytes
+        self.feature_cache = FeatureCache(cache, disk_path=feature_cache_path,
+                                          fingerprint=fingerprint, device=model.device)
+        budget = DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes
+        store = TensorStore(budget, spill_dir=spill_dir, on_evict="spill")
         self.bank = MemoryBank(store, MemoryRules.from_config(cfg, self.num_frames))
         self._tracker = Tracker(model, self.bank, self.frame_shape)
         self._lock = threading.RLock()
@@ -121,23 +124,10 @@ class VideoSession:
         return self.bank.frames_with_masks(self._known(obj_id))
 
     # -- validation ---------------------------------------------------------
-    def _check_frame(self, frame) -> int:
-        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
-            raise ValueError(f"frame index must be an integer, got {frame!r}")
-        if not 0 <= frame < self.num_frames:
-            raise ValueError(
-                f"frame {frame} is out of range: the stack has {self.num_frames} frames "
-                f"(0..{self.num_frames - 1})"
-            )
-        return int(frame)
-
-    def _check_obj(self, obj_id) -> int:
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)) or obj_id < 0:
-            raise ValueError(f"object id must be a non-negative integer, got {obj_id!r}")
-        return int(obj_id)
-
+    def _frame(self, frame) -> int:
+        return check_frame_index(frame, self.num_frames)
     def _known(self, obj_id) -> int:
-        obj_id = self._check_obj(obj_id)
+        obj_id = check_obj_id(obj_id)
         if obj_id not in self.bank:
             raise ValueError(f"unknown object id {obj_id}; objects in this session: {self.obj_ids}")
         return obj_id
@@ -168,7 +158,7 @@ class VideoSession:
         background thread while the user looks at a slice; results are the
         same as without it.
         """
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         with self._lock:
             feats = self.features(frame)
             if (
@@ -187,9 +177,9 @@ class VideoSession:
 
         ``clear=False`` adds to the clicks (or box) already on that frame.
         """
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         prompt = make_points(points, labels, self.frame_shape)
-        obj_id = self._check_obj(obj_id)
+        obj_id = check_obj_id(obj_id)
         with self._lock:
             old = self.bank.prompt(obj_id, frame) if obj_id in self.bank else None
             if not clear and isinstance(old, PointPrompt):
@@ -198,9 +188,9 @@ class VideoSession:
 
     def add_box(self, frame: int, obj_id: int, box, clear: bool = True) -> FrameResult:
         """A box ``(x0, y0, x1, y1)``; ``clear=False`` keeps the frame's clicks after it."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         prompt = make_box(box, self.frame_shape)
-        obj_id = self._check_obj(obj_id)
+        obj_id = check_obj_id(obj_id)
         with self._lock:
             old = self.bank.prompt(obj_id, frame) if obj_id in self.bank else None
             if not clear and isinstance(old, PointPrompt):
@@ -208,9 +198,8 @@ class VideoSession:
                 prompt = prompt.extended(PointPrompt(old.coords[clicks], old.labels[clicks]))
             return self._interact(obj_id, frame, prompt)
 
-    def set_prompt(
-        self, frame: int, obj_id: int, *, box=None, points=None, labels=None
-    ) -> FrameResult:
+    def set_prompt(self, frame: int, obj_id: int, *, box=None, points=None,
+                   labels=None) -> FrameResult:
         """Make ``obj_id``'s whole prompt on ``frame`` a box and/or clicks (box first).
 
         The one verb the plugin and the command line use. With neither, the
@@ -219,7 +208,7 @@ class VideoSession:
         """
         has_points = points is not None and np.size(points) > 0
         if box is None and not has_points:
-            frame = self._check_frame(frame)
+            frame = self._frame(frame)
             with self._lock:
                 if obj_id not in self.bank:
                     return self._result(frame)
@@ -244,9 +233,9 @@ class VideoSession:
 
     def add_mask(self, frame: int, obj_id: int, mask) -> FrameResult:
         """A mask ``(H, W)``; all False declares the object absent on that frame."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         prompt = make_mask(mask, self.frame_shape)
-        obj_id = self._check_obj(obj_id)
+        obj_id = check_obj_id(obj_id)
         with self._lock:
             return self._interact(obj_id, frame, prompt)
 
@@ -272,21 +261,13 @@ class VideoSession:
     # -- ambiguity ------------------------------------------------------------
     def candidates(self, frame: int, obj_id: int) -> ImagePrediction | None:
         """The candidate masks of the last single click on ``frame`` (None if none)."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         cands = self.bank.candidates(self._known(obj_id), frame)
-        if cands is None:
-            return None
-        logits = cands.mask_logits[:, None]
-        return ImagePrediction(
-            low_res_logits=logits[:, 0].float().numpy(),
-            iou=cands.ious.float().numpy(),
-            object_score_logits=cands.object_score.reshape(-1).float().numpy(),
-            masks=upsample_logits(logits, self.frame_shape) > 0,
-        )
+        return None if cands is None else candidate_prediction(cands, self.frame_shape)
 
     def select_candidate(self, frame: int, obj_id: int, index: int) -> FrameResult:
         """Make candidate ``index`` the mask of ``obj_id`` on ``frame`` (the one propagated)."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         with self._lock:
             obj_id = self._known(obj_id)
             cands = self.bank.candidates(obj_id, frame)
@@ -294,12 +275,10 @@ class VideoSession:
                 raise ValueError(
                     f"object {obj_id} has no candidate masks on frame {frame}; click once first"
                 )
-            if (
-                isinstance(index, bool)
-                or not isinstance(index, (int, np.integer))
-                or not 0 <= index < len(cands.ious)
-            ):
-                raise ValueError(f"candidate index must be 0..{len(cands.ious) - 1}, got {index!r}")
+            n = len(cands.ious)
+            integer = isinstance(index, (int, np.integer)) and not isinstance(index, bool)
+            if not (integer and 0 <= index < n):
+                raise ValueError(f"candidate index must be 0..{n - 1}, got {index!r}")
             self._postprocess_memory(self.bank.choose_candidate(obj_id, frame, int(index)))
             return self._result(frame)
 
@@ -327,23 +306,16 @@ class VideoSession:
             self._consolidate()
             if start is None:
                 start = self._first_conditioning_frame()
-            start = self._check_frame(start)
+            start = self._frame(start)
             n = self.num_frames if max_frames is None else int(max_frames)
             if n < 0:
                 raise ValueError(f"max_frames must be >= 0, got {max_frames}")
-            if reverse:
-                order = range(start, max(start - n, 0) - 1, -1) if start > 0 else range(0)
-            else:
-                order = range(start, min(start + n, self.num_frames - 1) + 1)
+            order = frame_order(start, reverse, n, self.num_frames)
         run = None
         if self.memory_tree is not None:
-            run = LongStackRun(
-                self.bank,
-                self._tracker,
-                self.memory_tree,
-                Direction.of(reverse),
-                self._postprocess_memory,
-            )
+            direction = Direction.of(reverse)
+            run = LongStackRun(self.bank, self._tracker, self.memory_tree, direction,
+                               self._postprocess_memory)
         try:
             for frame in order:
                 with self._lock:
@@ -395,7 +367,7 @@ class VideoSession:
 
     def clear_frame(self, frame: int, obj_id: int | None = None) -> FrameResult:
         """Remove prompts on ``frame`` (of one object or all); its mask becomes a tracked one."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         with self._lock:
             obj_ids = [self._known(obj_id)] if obj_id is not None else self.obj_ids
             for obj in obj_ids:
@@ -411,7 +383,7 @@ class VideoSession:
     # -- results --------------------------------------------------------------
     def result(self, frame: int) -> FrameResult:
         """The current masks of every object on ``frame`` (empty where an object has none)."""
-        frame = self._check_frame(frame)
+        frame = self._frame(frame)
         with self._lock:
             return self._result(frame)
 
