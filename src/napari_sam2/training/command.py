@@ -74,9 +74,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--recipe",
-        choices=["demo", "finetune"],
-        help="preset schedule: demo (from random weights) or finetune (default: finetune "
-        "with --checkpoint, else demo)",
+        choices=["demo", "demo-refine", "finetune"],
+        help="preset schedule: demo (from random weights), demo-refine (the demo model's "
+        "second stage, from --checkpoint) or finetune (default: finetune with --checkpoint, "
+        "else demo)",
     )
     p.add_argument(
         "--model", help="model preset to train (default: demo; finetune: sam2.1_hiera_tiny)"
@@ -182,7 +183,12 @@ def run(args) -> None:
     ):
         if value is not None:
             overrides[key] = value
-    cfg = TrainConfig.demo(**overrides) if recipe == "demo" else TrainConfig.finetune(**overrides)
+    presets = {
+        "demo": TrainConfig.demo,
+        "demo-refine": TrainConfig.demo_refine,
+        "finetune": TrainConfig.finetune,
+    }
+    cfg = presets[recipe](**overrides)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA GPU is available")
     if args.threads:

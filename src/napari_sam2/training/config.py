@@ -74,6 +74,27 @@ class TrainConfig:
         return cls(**{**base, **overrides})
 
     @classmethod
+    def demo_refine(cls, **overrides) -> TrainConfig:
+        """The demo model's second stage, from the first stage's weights (``--checkpoint``).
+
+        More of what the first stage learned least: boxes around two touching
+        cells followed by a negative click, and clips where a cell leaves (the
+        object score must fall). A lower learning rate keeps what was learned.
+        """
+        base = {
+            "model": "demo",
+            "steps": 2000,
+            "image_phase": 0.0,
+            "clip_fraction": 0.5,
+            "lr": 3e-4,
+            "warmup_steps": 50,
+            "p_leaving": 0.9,
+            "prompts": PromptRecipe(p_merged_box=0.4, p_box=0.3),
+            "weights": LossWeights(object_score=2.0),
+        }
+        return cls(**{**base, **overrides})
+
+    @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:
         """Fine-tuning a real checkpoint on a user's labelled stacks: encoder frozen, small LR."""
         base = {
