@@ -22,9 +22,9 @@ class UserError(Exception):
     """A problem with the user's input, reported without a traceback."""
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help=f"model preset (see `{PROG} models`; default {DEFAULT_MODEL})")
+def _model_options(p: argparse.ArgumentParser, default_model: str = DEFAULT_MODEL) -> None:
+    p.add_argument("--model", default=default_model,
+                   help=f"model preset (see `{PROG} models`; default {default_model})")
     p.add_argument("--checkpoint", type=Path,
                    help="checkpoint file or folder of checkpoints (default: cache, downloading)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
@@ -101,9 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("demo", help="segment a synthetic time-lapse end to end and report accuracy",
-                       description="Make a small synthetic time-lapse of a moving cell, click it "
-                                   "on frame 0, track it, and write stack, prompts and labels. "
-                                   "--gui: open napari with sample data and the widget instead.")
+                       description="Click one cell on frame 0 of the synthetic sample "
+                                   "time-lapse, track it with the packaged demo model (offline; "
+                                   "--model for an official one), and write stack, prompts and "
+                                   "labels. --gui: open napari with sample data and the widget.")
     p.add_argument("--out", type=Path, default=Path("napari-sam2-demo"),
                    help="output folder (default ./napari-sam2-demo)")
     p.add_argument("--frames", type=int, default=8, help="number of frames (default 8)")
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open napari with the sample time-lapse and the widget docked")
     p.add_argument("--standin", action="store_true",
                    help="stand-in weights: no download, meaningless masks (checks an install)")
-    _model_options(p)
+    _model_options(p, default_model="demo")
     p.set_defaults(func=cmd_demo)
     _add_train_parser(sub)
     return parser
@@ -263,7 +264,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     if args.frames < 1:
         raise UserError("--frames must be at least 1")
     if args.standin:
-        args.checkpoint = demo.standin_checkpoint()
+        args.model, args.checkpoint = demo.STANDIN_MODEL, demo.standin_checkpoint()
     bar = _Bar(disable=args.no_progress)
     try:
         result = demo.run_demo(_load_model(args), args.frames, progress=bar)
@@ -276,10 +277,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _demo_settings(args: argparse.Namespace):
-    from napari_sam2.demo import gui_settings, standin_checkpoint
+    from napari_sam2.demo import STANDIN_MODEL, gui_settings, standin_checkpoint
 
-    checkpoint = standin_checkpoint() if args.standin else args.checkpoint
-    return gui_settings(args.model, checkpoint, args.device, args.image_size, args.precision)
+    if args.standin:
+        args.model, args.checkpoint = STANDIN_MODEL, standin_checkpoint()
+    return gui_settings(args.model, args.checkpoint, args.device, args.image_size, args.precision)
 
 
 def _add_train_parser(sub) -> None:

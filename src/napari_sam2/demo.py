@@ -1,9 +1,10 @@
 """The demo behind ``napari-sam2 demo``: the whole job on synthetic data.
 
-Headless (the default): make a small time-lapse of a moving cell, click it on
-frame 0, track it with :func:`~napari_sam2.engine.runner.segment_stack` and
-compare every frame with the true cell. ``--gui``: napari with the plugin's
-sample time-lapse and the widget docked and ready (:func:`run_gui`).
+Headless (the default): take the plugin's sample time-lapse (synthetic cells,
+a seed never used in training), click one cell on frame 0, track it with
+:func:`~napari_sam2.engine.runner.segment_stack` and compare every frame with
+the true cell. ``--gui``: napari with the plugin's sample time-lapse and the
+widget docked and ready (:func:`run_gui`).
 """
 
 from __future__ import annotations
@@ -21,24 +22,31 @@ from napari_sam2.engine.runner import Progress, SegmentOptions, segment_stack
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2._napari.settings import PluginSettings
 
-__all__ = ["DemoResult", "demo_stack", "gui_settings", "run_demo", "run_gui", "standin_checkpoint",
-           "write_demo"]
+__all__ = ["STANDIN_MODEL", "DemoResult", "demo_stack", "gui_settings", "run_demo", "run_gui",
+           "standin_checkpoint", "write_demo"]
 
-# Where the cell is on frame 0 (x, y): the demo's one click.
-CLICK = (80.0, 128.0)
+def demo_stack(n: int, size: int = 256) -> tuple[np.ndarray, np.ndarray, int]:
+    """The plugin's sample time-lapse (generator seed 0, never used in training),
+    the true masks of the cell the demo follows, and that cell's id.
 
+    The followed cell is the largest one on frame 0 that stays in the field for
+    all ``n`` frames and does not divide, so its truth is one mask per frame.
+    """
+    from napari_sam2.engine.synthetic import make_stack
+    from napari_sam2.engine.synthetic.spec import StackSpec
 
-def demo_stack(n: int, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """A bright disc drifting right over a noisy background, and its true masks."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:size, :size]
-    stack = np.empty((n, size, size), np.uint16)
-    truth = np.zeros((n, size, size), bool)
-    for t in range(n):
-        cx, cy = CLICK[0] + 8 * t, CLICK[1]
-        truth[t] = (xx - cx) ** 2 + (yy - cy) ** 2 < 30**2
-        stack[t] = 200 + 1800 * truth[t] + rng.integers(0, 100, (size, size))
-    return stack, truth
+    stack = make_stack(
+        StackSpec(frames=n, size=(size, size), cells=(5, 5), radius=(size / 16, size / 10),
+                  noise=0.08),
+        seed=0,
+    )
+    mothers = set(stack.parents.values())
+    ids, areas = np.unique(stack.labels[0], return_counts=True)
+    order = [int(i) for i, _ in sorted(zip(ids, areas), key=lambda p: -p[1]) if i]
+    present = [(stack.labels == i).any(axis=(1, 2)).all() for i in order]
+    stays = [i for i, p in zip(order, present) if p and i not in mothers]
+    cell = (stays or order)[0]
+    return stack.image, stack.labels == cell, cell
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,15 @@ class DemoResult:
 
 
 def run_demo(model, frames: int = 8, *, progress: Progress | None = None) -> DemoResult:
-    """Click the cell on frame 0, track it forward through ``frames`` frames."""
+    """Click one cell on frame 0 of the sample time-lapse, track it through ``frames``
+    frames and compare every frame with the true cell."""
+    from napari_sam2.engine.synthetic import click_point
+
     if frames < 1:
         raise ValueError(f"the demo needs at least 1 frame, got {frames}")
-    stack, truth = demo_stack(frames)
-    records = [PromptRecord(0, 1, points=(CLICK,), labels=(1,))]
+    stack, truth, _cell = demo_stack(frames)
+    x, y = click_point(truth[0].astype(np.uint8), 1)
+    records = [PromptRecord(0, 1, points=((float(x), float(y)),), labels=(1,))]
     labels = segment_stack(model, stack, records, SegmentOptions(), progress=progress)
     inter = np.logical_and(labels == 1, truth).sum(axis=(1, 2))
     union = np.logical_or(labels == 1, truth).sum(axis=(1, 2))
@@ -79,13 +91,17 @@ def write_demo(out: str | Path, result: DemoResult) -> Path:
     return out
 
 
+#: The preset whose stand-in weights ``--standin`` uses.
+STANDIN_MODEL = "sam2.1_hiera_tiny"
+
+
 def standin_checkpoint() -> Path:
     """Deterministic stand-in tiny weights (no download; masks are meaningless)."""
     from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
     path = Path(tempfile.gettempdir()) / "napari_sam2_standin_tiny.pt"
     if not path.exists():
-        write_standin_checkpoint("sam2.1_hiera_tiny", path)
+        write_standin_checkpoint(STANDIN_MODEL, path)
     return path
 
 
@@ -95,7 +111,7 @@ def gui_settings(model: str, checkpoint: str | Path | None, device: str = "auto"
     from napari_sam2._napari.settings import PluginSettings  # GUI side, loaded only here
 
     return PluginSettings(preset=model, checkpoint=str(checkpoint) if checkpoint else None,
-                          device=device, image_size=image_size or 1024,
+                          device=device, image_size=image_size,
                           bfloat16=precision == "bfloat16")
 
 

@@ -34,7 +34,7 @@ def segment_layers(
     model: str = "sam2.1_hiera_tiny",
     checkpoint: str | None = None,
     device: str = "auto",
-    image_size: int = 1024,
+    image_size: int | None = None,
     propagate: str | None = "forward",
     overwrite: bool = False,
     fill_hole_area: int = 0,

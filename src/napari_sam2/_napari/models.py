@@ -20,7 +20,7 @@ class ModelSpec:
     preset: str = "sam2.1_hiera_tiny"
     checkpoint: str | None = None
     device: str = "auto"
-    image_size: int = 1024
+    image_size: int | None = None  # None: the preset's own input size
     bfloat16: bool = False
 
     def precision(self, device: str) -> str:

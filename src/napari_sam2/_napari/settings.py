@@ -23,7 +23,7 @@ class PluginSettings:
     masks are post-processed and written.
 
     ``checkpoint`` None: the weights cache (downloaded on first use);
-    ``image_size`` below 1024 is faster and coarser; ``bfloat16`` is used on a
+    ``image_size`` None is the model's own, smaller is faster and coarser; ``bfloat16`` is used on a
     CUDA GPU only; ``overwrite``: masks may replace other objects' labels;
     ``fill_hole_area``, ``non_overlap`` and ``memory_tree`` (long-stack mode)
     as in ``VideoSession``.
@@ -32,7 +32,7 @@ class PluginSettings:
     preset: str = "sam2.1_hiera_tiny"
     checkpoint: str | None = None
     device: str = "auto"
-    image_size: int = 1024
+    image_size: int | None = None  # None: the model's own (1024; the demo model 256)
     bfloat16: bool = False
     overwrite: bool = False
     fill_hole_area: int = 0
@@ -40,7 +40,7 @@ class PluginSettings:
     memory_tree: MemoryTree | None = None
 
     def __post_init__(self) -> None:
-        if self.image_size <= 0 or self.image_size % 32:
+        if self.image_size is not None and (self.image_size <= 0 or self.image_size % 32):
             raise ValueError(f"image size must be a positive multiple of 32, got {self.image_size}")
         if self.fill_hole_area < 0:
             raise ValueError(f"fill holes area must be >= 0, got {self.fill_hole_area}")

@@ -21,6 +21,7 @@ from napari_sam2.engine.device import DEVICE_CHOICES
 from napari_sam2.engine.memory_tree import MemoryTree
 
 IMAGE_SIZES = (1024, 512, 256)
+OWN_SIZE = "model's own"  # the preset's input size: 1024, the demo model's 256
 
 
 class ModelSettings(QWidget):
@@ -32,7 +33,13 @@ class ModelSettings(QWidget):
         from napari_sam2.model.config import list_presets
 
         self.preset = QComboBox()
-        self.preset.addItems(list_presets())
+        for name in list_presets():
+            self.preset.addItem(name, name)
+        self.preset.addItem("demo (small, trained on synthetic cells; offline)", "demo")
+        self.preset.setToolTip(
+            "Official SAM 2 / 2.1 checkpoints are downloaded once. The demo model ships "
+            "with the plugin: it knows only synthetic cells, for trying the plugin out"
+        )
         self.checkpoint = QLineEdit()
         self.checkpoint.setPlaceholderText("weights cache (downloaded once)")
         browse = QPushButton("…")
@@ -47,9 +54,10 @@ class ModelSettings(QWidget):
         self.advanced.setCheckable(True)
         self.advanced.setChecked(False)  # collapsed by default
         self.image_size = QComboBox()
-        self.image_size.addItems([str(s) for s in IMAGE_SIZES])
+        self.image_size.addItems([OWN_SIZE, *(str(s) for s in IMAGE_SIZES)])
         self.image_size.setToolTip(
-            "Model input size. 1024 is SAM 2's own; smaller is faster and coarser"
+            "Model input size. The model's own is 1024 for SAM 2 (256 for the demo model); "
+            "smaller is faster and coarser"
         )
         self.bfloat16 = QCheckBox("bfloat16 on a CUDA GPU")
         self.bfloat16.setToolTip(
@@ -141,10 +149,12 @@ class ModelSettings(QWidget):
     def value(self) -> PluginSettings:
         """The settings the controls show now."""
         return PluginSettings(
-            preset=self.preset.currentText(),
+            preset=self.preset.currentData() or self.preset.currentText(),
             checkpoint=self.checkpoint.text().strip() or None,
             device=self.device.currentText(),
-            image_size=int(self.image_size.currentText()),
+            image_size=None if self.image_size.currentIndex() == 0 else int(
+                self.image_size.currentText()
+            ),
             bfloat16=self.bfloat16.isChecked(),
             overwrite=self.overwrite.isChecked(),
             fill_hole_area=self.fill_holes.value(),
@@ -163,10 +173,14 @@ class ModelSettings(QWidget):
 
     def show_settings(self, settings: PluginSettings) -> None:
         """Set the controls to ``settings`` (choices a control does not offer are left)."""
-        self.preset.setCurrentText(settings.preset)
+        index = self.preset.findData(settings.preset)
+        if index >= 0:
+            self.preset.setCurrentIndex(index)
         self.checkpoint.setText(settings.checkpoint or "")
         self.device.setCurrentText(settings.device)
-        self.image_size.setCurrentText(str(settings.image_size))
+        self.image_size.setCurrentText(
+            OWN_SIZE if settings.image_size is None else str(settings.image_size)
+        )
         self.bfloat16.setChecked(settings.bfloat16)
         self.overwrite.setChecked(settings.overwrite)
         self.fill_holes.setValue(settings.fill_hole_area)

@@ -19,7 +19,7 @@ hypothesis). Stored entries are reference-counted across forks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -48,6 +48,7 @@ __all__ = [
     "MemorySelection",
     "PointerSlot",
     "SpatialSlot",
+    "select_memories",
 ]
 
 Prompt = PointPrompt | MaskPrompt
@@ -289,45 +290,17 @@ class MemoryBank:
 
     # -- selection ----------------------------------------------------------------
     def select(self, obj_id: int, frame: int, direction: Direction) -> MemorySelection:
-        """Which memories ``frame`` attends to, as SAM 2's video predictor picks them.
-
-        Every conditioning frame (slot 0); the tracked frames 1..6 steps back
-        in the direction of travel (slot 6 the nearest) whose features are
-        stored; object pointers of conditioning frames in the past at their
-        (signed, for SAM 2.1) distance, then of tracked frames 1..15 steps back.
-        """
-        rules = self.rules
+        """Which memories ``frame`` attends to (:func:`select_memories`)."""
         obj = self._objects[obj_id]
         cond, tracked = obj.memories[MemoryKind.CONDITIONING], obj.memories[MemoryKind.TRACKED]
-        back = -direction.value  # one step into "the past"
-        spatial = [
-            SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t, e in cond.items() if self._stored(e)
-        ]
-        for t_pos in range(1, rules.num_maskmem):
-            t = frame + back * (rules.num_maskmem - t_pos)
-            entry = tracked.get(t)
-            if entry is not None and entry.has_features and self._stored(entry):
-                spatial.append(SpatialSlot(t, MemoryKind.TRACKED, t_pos))
-        max_ptrs = min(rules.num_frames, rules.max_obj_ptrs)
-        pointers = []
-        for t in cond:
-            if (t - frame) * back >= 0:  # the prompted frame itself or its past
-                dist = (frame - t) * direction.value
-                pointers.append(
-                    PointerSlot(
-                        t,
-                        MemoryKind.CONDITIONING,
-                        dist if rules.signed_pointer_distance else abs(dist),
-                    )
-                )
-        for dist in range(1, max_ptrs):
-            t = frame + back * dist
-            if not 0 <= t < rules.num_frames:
-                break
-            if t in tracked:
-                pointers.append(PointerSlot(t, MemoryKind.TRACKED, dist))
-        return MemorySelection(
-            obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1)
+        return select_memories(
+            self.rules,
+            obj_id,
+            frame,
+            direction,
+            conditioning=[t for t, e in cond.items() if self._stored(e)],
+            tracked_features={t for t, e in tracked.items() if e.has_features and self._stored(e)},
+            tracked=tracked.keys(),
         )
 
     def _stored(self, entry: _Entry) -> bool:
@@ -354,3 +327,48 @@ class MemoryBank:
             for i, p in enumerate(first.pointers)
         ]
         return MemoryPrompt(spatial, pointers, first.max_distance)
+
+
+def select_memories(
+    rules: MemoryRules,
+    obj_id: int,
+    frame: int,
+    direction: Direction,
+    conditioning: Iterable[int],
+    tracked_features: Container[int],
+    tracked: Container[int],
+) -> MemorySelection:
+    """Which memories ``frame`` attends to, as SAM 2's video predictor picks them.
+
+    Every ``conditioning`` frame (slot 0); the tracked frames 1..6 steps back in
+    the direction of travel (slot 6 the nearest) that have ``tracked_features``;
+    object pointers of conditioning frames in the past at their (signed, for
+    SAM 2.1) distance, then of ``tracked`` frames 1..15 steps back. The one
+    rule for inference (:meth:`MemoryBank.select`) and training clips.
+    """
+    back = -direction.value  # one step into "the past"
+    conditioning = list(conditioning)
+    spatial = [SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t in conditioning]
+    for t_pos in range(1, rules.num_maskmem):
+        t = frame + back * (rules.num_maskmem - t_pos)
+        if t in tracked_features:
+            spatial.append(SpatialSlot(t, MemoryKind.TRACKED, t_pos))
+    max_ptrs = min(rules.num_frames, rules.max_obj_ptrs)
+    pointers = []
+    for t in conditioning:
+        if (t - frame) * back >= 0:  # the prompted frame itself or its past
+            dist = (frame - t) * direction.value
+            pointers.append(
+                PointerSlot(
+                    t, MemoryKind.CONDITIONING, dist if rules.signed_pointer_distance else abs(dist)
+                )
+            )
+    for dist in range(1, max_ptrs):
+        t = frame + back * dist
+        if not 0 <= t < rules.num_frames:
+            break
+        if t in tracked:
+            pointers.append(PointerSlot(t, MemoryKind.TRACKED, dist))
+    return MemorySelection(
+        obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1)
+    )

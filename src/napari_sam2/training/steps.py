@@ -4,7 +4,7 @@ Both follow SAM 2's interactive training: a first prompt, then corrective
 clicks sampled from the error of the previous prediction, the previous mask
 logits fed back as a mask prompt (as the engine does on a second click).
 Clips are propagated frame by frame with the memories the engine would
-select (:func:`forward_memory_prompt`), optionally with a correction on one
+select (:func:`forward_memory_prompt`, inference's own rule), optionally with a correction on one
 tracked frame that then becomes a conditioning frame for the frames after it.
 """
 
@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from napari_sam2.engine.memory_bank import select_memories
+from napari_sam2.engine.memory_types import Direction, MemoryKind, MemoryRules
 from napari_sam2.model.config import SAM2Config
 from napari_sam2.model.sam2 import ImageFeatures, MemoryPrompt, SAM2Model, SegmentOutput
 from napari_sam2.training.data import ClipBatch, ImageBatch
@@ -58,29 +60,27 @@ def forward_memory_prompt(
 ) -> MemoryPrompt:
     """The memories of ``frame`` in a forward propagation: ``{frame: (features, obj_ptr)}``.
 
-    Mirrors the inference selection (``ObjectTrack.select`` with
-    ``reverse=False``, SAM 2's video predictor) for a forward clip: every
-    conditioning (prompted) frame at temporal slot 0; the tracked frames
-    ``frame - 6 .. frame - 1`` at slots 1..6 (nearest last) when present;
-    object pointers of the conditioning frames up to ``frame`` and of the
-    tracked frames within ``max_obj_ptrs_in_encoder - 1``, with their
-    distances, normalised by ``min(num_frames, max_obj_ptrs) - 1``.
+    The selection is inference's own (:func:`~napari_sam2.engine.memory_bank.select_memories`);
+    only the tensors differ: here they keep their gradients.
     """
-    n = cfg.num_maskmem
-    spatial = [(feat, 0) for feat, _ in cond.values()]
-    for t_pos in range(1, n):
-        t = frame - (n - t_pos)
-        if t in non_cond:
-            spatial.append((non_cond[t][0], t_pos))
-    max_ptrs = min(num_frames, cfg.max_obj_ptrs_in_encoder)
-    pointers = [(ptr, frame - t) for t, (_, ptr) in cond.items() if t <= frame]
-    for dist in range(1, max_ptrs):
-        t = frame - dist
-        if t < 0:
-            break
-        if t in non_cond:
-            pointers.append((non_cond[t][1], dist))
-    return MemoryPrompt(spatial, pointers, max(max_ptrs - 1, 1))
+    sel = select_memories(
+        MemoryRules.from_config(cfg, num_frames),
+        0,
+        frame,
+        Direction.FORWARD,
+        conditioning=cond,
+        tracked_features=non_cond,
+        tracked=non_cond,
+    )
+
+    def memory(kind: MemoryKind, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (cond if kind is MemoryKind.CONDITIONING else non_cond)[t]
+
+    return MemoryPrompt(
+        [(memory(s.kind, s.frame)[0], s.t_pos) for s in sel.spatial],
+        [(memory(p.kind, p.frame)[1], p.distance) for p in sel.pointers],
+        sel.max_distance,
+    )
 
 
 def encode(model: SAM2Model, images: torch.Tensor, freeze_image_encoder: bool) -> ImageFeatures:
