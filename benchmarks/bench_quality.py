@@ -6,8 +6,8 @@ image diagonal, as the DAVIS benchmark). Each tracked cell is clicked once on
 its first frame, then propagated through the stack with ``VideoSession``.
 
 Settings compared: exact float32; bfloat16 (``model.use_compute_dtype``);
-smaller input sizes of the same weights. Held-out seeds < 1000 only (the
-demo model trains on seeds >= 1000).
+smaller input sizes of the same weights; long-stack mode (SAM2Long memory
+tree). Held-out seeds < 1000 only (the demo model trains on seeds >= 1000).
 
     PYTHONPATH=src python benchmarks/bench_quality.py \
         --checkpoint src/napari_sam2/model_data/sam2_demo.pt
@@ -24,6 +24,7 @@ import torch
 from scipy import ndimage
 from skimage.morphology import disk
 
+from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.session import VideoSession
 from napari_sam2.engine.synthetic import StackSpec, click_point, make_stack
 from napari_sam2.model import build_model, get_config
@@ -66,7 +67,7 @@ def load(checkpoint: Path, image_size: int | None) -> torch.nn.Module:
     return model.eval()
 
 
-def evaluate(model, stacks, max_cells: int) -> tuple[float, float, float, int]:
+def evaluate(model, stacks, max_cells: int, memory_tree=None) -> tuple[float, float, float, int]:
     """Mean J, mean F over (cell, frame), seconds per frame, number of cells."""
     js, fs, n_cells, frames, t0 = [], [], 0, 0, time.perf_counter()
     for st in stacks:
@@ -75,7 +76,7 @@ def evaluate(model, stacks, max_cells: int) -> tuple[float, float, float, int]:
         cells = [int(i) for i, c in zip(ids, counts) if i and c >= MIN_AREA][:max_cells]
         if not cells:
             continue
-        session = VideoSession(model, st.image)
+        session = VideoSession(model, st.image, memory_tree=memory_tree)
         for c in cells:
             session.add_points(0, c, [click_point(lab0, c)], [1])
         for res in session.propagate(0):
@@ -119,20 +120,21 @@ def main() -> None:
         k: [make_stack(spec, seed) for seed in range(100, 100 + args.stacks)]
         for k, spec in kinds.items()
     }
-    settings = [("float32", None, torch.float32)]
-    settings.append(("bfloat16", None, torch.bfloat16))
-    settings += [(f"float32 @ {s}px", s, torch.float32) for s in args.sizes]
+    settings = [("float32", None, torch.float32, None)]
+    settings.append(("bfloat16", None, torch.bfloat16, None))
+    settings += [(f"float32 @ {s}px", s, torch.float32, None) for s in args.sizes]
+    settings.append(("long-stack (3 paths)", None, torch.float32, MemoryTree()))
 
     print(
         f"checkpoint {args.checkpoint}; {args.stacks} held-out stacks per kind (seeds 100+), "
         f"{args.frames} frames, up to {args.cells} cells each, one click on frame 0; "
         f"{torch.get_num_threads()} CPU thread(s)"
     )
-    header = (f"{'setting':18s} {'kind':10s} {'J':>6s} {'F':>6s} {'J&F':>6s} "
+    header = (f"{'setting':20s} {'kind':10s} {'J':>6s} {'F':>6s} {'J&F':>6s} "
               f"{'s/frame':>8s} {'cells':>6s}")
     print(header)
     print("-" * len(header))
-    for name, size, dtype in settings:
+    for name, size, dtype, tree in settings:
         model = load(args.checkpoint, size)
         if dtype != torch.float32:
             try:
@@ -142,12 +144,11 @@ def main() -> None:
                 continue
         for kind, stacks in data.items():
             try:
-                j, f, spf, n = evaluate(model, stacks, args.cells)
+                j, f, spf, n = evaluate(model, stacks, args.cells, tree)
             except Exception as exc:  # noqa: BLE001
                 print(f"{name:18s} {kind:10s} skipped: {type(exc).__name__}: {exc}")
                 continue
-            print(f"{name:18s} {kind:10s} {j:6.3f} {f:6.3f} {(j + f) / 2:6.3f} {spf:8.3f} {n:6d}")
-    print("long-stack mode: not measured (it does not exist yet)")
+            print(f"{name:20s} {kind:10s} {j:6.3f} {f:6.3f} {(j + f) / 2:6.3f} {spf:8.3f} {n:6d}")
 
 
 if __name__ == "__main__":
