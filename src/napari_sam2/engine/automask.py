@@ -25,6 +25,7 @@ records into one non-overlapping instance label image.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,16 +41,15 @@ from napari_sam2.engine.automask_ops import (
     masks_to_boxes,
     near_crop_edge,
     nms,
+    paint_labels,
     stability_scores,
 )
-from napari_sam2.engine.labels import label_dtype
 from napari_sam2.engine.preprocess import Normalization, normalize_frame, to_model_input
 from napari_sam2.model.mask_decoder import select_output
 from napari_sam2.model.sam2 import SAM2Model
 
 __all__ = ["AutoMaskGenerator", "AutoMaskSettings", "MaskRecord", "paint_labels"]
 
-LABEL_ORDERS = ("area", "iou")
 UPSAMPLE_BYTES = 1 << 27  # frame-size logits upsampled at a time (128 MiB)
 Progress = Callable[[int, int], None]
 
@@ -102,7 +102,8 @@ class AutoMaskSettings:
         _int(self.min_mask_region_area, "min_mask_region_area", 0)
         _int(self.crop_n_points_downscale_factor, "crop_n_points_downscale_factor", 1)
         if not isinstance(self.multimask_output, (bool, np.bool_)):
-            raise ValueError(f"multimask_output must be True or False, got {self.multimask_output!r}")
+            raise ValueError(
+                f"multimask_output must be True or False, got {self.multimask_output!r}")
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,9 @@ class AutoMaskGenerator:
     ``model`` is a loaded :class:`~napari_sam2.model.sam2.SAM2Model`; the
     other arguments are :class:`AutoMaskSettings` fields (or pass
     ``settings=``). ``normalization`` maps non-8-bit frames to [0, 1] as the
-    rest of the engine does. No state is kept between calls of
-    :meth:`generate`.
+    rest of the engine does. Between calls only the encoding of the last
+    crop is kept, so a second run on the same frame (other thresholds, a
+    finer grid) skips the image encoder.
     """
 
     def __init__(
@@ -201,6 +203,7 @@ class AutoMaskGenerator:
         self.model = model
         self.settings = settings
         self.normalization = normalization or Normalization()
+        self._memo: tuple | None = None  # (key, features, embedding) of the last crop
 
     # -- public ----------------------------------------------------------------
     def generate(self, frame: np.ndarray, progress: Progress | None = None) -> list[MaskRecord]:
@@ -248,14 +251,10 @@ class AutoMaskGenerator:
         return normalize_frame(frame, self.normalization)
 
     def _crop(self, image: np.ndarray, crop, grid: np.ndarray, counter: list) -> _Found:
-        s, model = self.settings, self.model
+        s = self.settings
         x0, y0, x1, y1 = crop
         part = image[y0:y1, x0:x1]
-        size = model.cfg.image_size
-        with torch.inference_mode():
-            x = to_model_input(part, size, Normalization(mode="none"), device=model.device)
-            feats = model.encode_image(x)
-            embed = model.condition(feats, None)
+        feats, embed = self._encode(part)
         points = grid * np.array([[x1 - x0, y1 - y0]], dtype=np.float64)
         found = _Found()
         for start in range(0, len(points), s.points_per_batch):
@@ -273,6 +272,21 @@ class AutoMaskGenerator:
             found.boxes[i] = found.boxes[i] + np.array([x0, y0, x0, y0])
             found.points[i] = (found.points[i][0] + x0, found.points[i][1] + y0)
         return found
+
+    def _encode(self, part: np.ndarray):
+        model = self.model
+        digest = hashlib.blake2b(np.ascontiguousarray(part).data, digest_size=16).digest()
+        key = (id(model), model.cfg.image_size, part.shape, digest)
+        memo = self._memo
+        if memo is not None and memo[0] == key:
+            return memo[1], memo[2]
+        with torch.inference_mode():
+            x = to_model_input(part, model.cfg.image_size, Normalization(mode="none"),
+                               device=model.device)
+            feats = model.encode_image(x)
+            embed = model.condition(feats, None)
+        self._memo = (key, feats, embed)
+        return feats, embed
 
     def _batch(self, embed, feats, points: np.ndarray, crop, frame_shape) -> _Found:
         s, model, cfg = self.settings, self.model, self.model.cfg
@@ -292,7 +306,9 @@ class AutoMaskGenerator:
             logits = out.masks.float().flatten(0, 1)  # (B*M, h, w)
             ious = out.ious.float().flatten().cpu()
             pts = pts.repeat_interleave(m, dim=0)
-            keep = ious > s.pred_iou_thresh if s.pred_iou_thresh > 0 else torch.ones_like(ious, dtype=torch.bool)
+            keep = ious > s.pred_iou_thresh
+            if s.pred_iou_thresh <= 0:
+                keep = torch.ones_like(keep)
             idx = torch.nonzero(keep).flatten()
             found = _Found()
             chunk = max(1, UPSAMPLE_BYTES // (4 * ch * cw))
@@ -352,31 +368,3 @@ class AutoMaskGenerator:
             crop_box=(c[0], c[1], c[2] - c[0], c[3] - c[1]),
         )
 
-
-def paint_labels(
-    records: Sequence[MaskRecord], shape: tuple[int, int], order: str = "area"
-) -> np.ndarray:
-    """One non-overlapping instance label image of ``records`` (0 = background).
-
-    ``order="area"``: the largest masks are painted first and smaller ones
-    on top, so an object inside a larger mask keeps its own label;
-    ``order="iou"``: the most confident mask (predicted IoU) claims its
-    pixels first, later ones only take unclaimed pixels. Labels are 1..N in
-    painting order, skipping masks left with no pixel; uint16 (or uint32).
-    """
-    if order not in LABEL_ORDERS:
-        raise ValueError(f"order must be one of {LABEL_ORDERS}, got {order!r}")
-    shape = tuple(int(v) for v in shape)
-    if order == "area":
-        ranked = sorted(records, key=lambda r: -r.area)
-    else:
-        ranked = sorted(records, key=lambda r: -r.predicted_iou)
-    owner = np.full(shape, -1, dtype=np.int64)
-    for k, rec in enumerate(ranked):
-        if rec.mask.shape != shape:
-            raise ValueError(f"a mask has shape {rec.mask.shape}, the label image {shape}")
-        owner[rec.mask if order == "area" else rec.mask & (owner < 0)] = k
-    present = np.unique(owner[owner >= 0])
-    lut = np.zeros(len(ranked) + 1, dtype=np.int64)
-    lut[present + 1] = np.arange(1, present.size + 1)
-    return lut[owner + 1].astype(label_dtype(present.size))

@@ -22,10 +22,13 @@ here with numpy/torch only (no torchvision, no OpenCV):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from skimage.measure import label as _label
+
+from napari_sam2.engine.labels import label_dtype
 
 __all__ = [
     "box_iou",
@@ -35,10 +38,12 @@ __all__ = [
     "masks_to_boxes",
     "near_crop_edge",
     "nms",
+    "paint_labels",
     "point_grid",
     "stability_scores",
 ]
 
+LABEL_ORDERS = ("area", "iou")
 EDGE_TOLERANCE = 20.0  # px: a box this close to a crop edge (not the frame's) is cut off
 
 
@@ -188,3 +193,35 @@ def clean_mask(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, bool]:
             mask = np.isin(islands, keep)
             changed = True
     return mask, changed
+
+
+def paint_labels(
+    records: Sequence, shape: tuple[int, int], order: str = "area"
+) -> np.ndarray:
+    """One non-overlapping instance label image of mask records (0 = background).
+
+    ``records`` have ``mask`` (bool, ``shape``), ``area`` and ``predicted_iou``
+    (:class:`~napari_sam2.engine.automask.MaskRecord`).
+
+    ``order="area"``: the largest masks are painted first and smaller ones
+    on top, so an object inside a larger mask keeps its own label;
+    ``order="iou"``: the most confident mask (predicted IoU) claims its
+    pixels first, later ones only take unclaimed pixels. Labels are 1..N in
+    painting order, skipping masks left with no pixel; uint16 (or uint32).
+    """
+    if order not in LABEL_ORDERS:
+        raise ValueError(f"order must be one of {LABEL_ORDERS}, got {order!r}")
+    shape = tuple(int(v) for v in shape)
+    if order == "area":
+        ranked = sorted(records, key=lambda r: -r.area)
+    else:
+        ranked = sorted(records, key=lambda r: -r.predicted_iou)
+    owner = np.full(shape, -1, dtype=np.int64)
+    for k, rec in enumerate(ranked):
+        if rec.mask.shape != shape:
+            raise ValueError(f"a mask has shape {rec.mask.shape}, the label image {shape}")
+        owner[rec.mask if order == "area" else rec.mask & (owner < 0)] = k
+    present = np.unique(owner[owner >= 0])
+    lut = np.zeros(len(ranked) + 1, dtype=np.int64)
+    lut[present + 1] = np.arange(1, present.size + 1)
+    return lut[owner + 1].astype(label_dtype(present.size))
