@@ -54,18 +54,29 @@ UPSAMPLE_BYTES = 1 << 27  # frame-size logits upsampled at a time (128 MiB)
 Progress = Callable[[int, int], None]
 
 
+def _show(value) -> str:
+    """A short, repr-noise-free description of a setting's value."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return repr(value[:20])
+    return f"a {type(value).__name__}"
+
+
 def _int(value, what: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+        raise ValueError(f"{what} must be an integer >= {low}, got {_show(value)}")
     return int(value)
 
 
 def _unit(value, what: str, low: float = 0.0, high: float = 1.0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], got {value!r}")
+        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], got {_show(value)}")
     value = float(value)
     if not (math.isfinite(value) and low <= value <= high):
-        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], got {value!r}")
+        raise ValueError(f"{what} must be a number in [{low:g}, {high:g}], got {_show(value)}")
     return value
 
 
@@ -98,12 +109,12 @@ class AutoMaskSettings:
         _unit(self.stability_score_offset, "stability_score_offset", 0.0, 1e6)
         _unit(self.mask_threshold, "mask_threshold", -1e6, 1e6)
         if _int(self.crop_n_layers, "crop_n_layers", 0) > 6:
-            raise ValueError(f"crop_n_layers must be at most 6, got {self.crop_n_layers}")
+            raise ValueError(f"crop_n_layers must be at most 6, got {_show(self.crop_n_layers)}")
         _int(self.min_mask_region_area, "min_mask_region_area", 0)
         _int(self.crop_n_points_downscale_factor, "crop_n_points_downscale_factor", 1)
         if not isinstance(self.multimask_output, (bool, np.bool_)):
             raise ValueError(
-                f"multimask_output must be True or False, got {self.multimask_output!r}")
+                f"multimask_output must be True or False, got {_show(self.multimask_output)}")
 
 
 @dataclass(frozen=True)
