@@ -49,3 +49,13 @@ def test_user_errors_are_one_line(stack_file, tmp_path, capsys, extra, expect):
 def test_missing_image(tmp_path, capsys):
     assert main(["segment-all", str(tmp_path / "none.tif"), "--out", str(tmp_path / "l.tif")]) == 1
     assert "image not found" in capsys.readouterr().err
+
+
+def test_help(capsys):
+    from napari_sam2.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["segment-all", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: napari-sam2 segment-all" in out and "--points-per-side" in out
