@@ -20,6 +20,8 @@ _EXPORTS = {
     "list_presets": "napari_sam2.model.config",
     "get_config": "napari_sam2.model.config",
     "ImagePredictor": "napari_sam2.engine.image_predictor",
+    "AutoMaskGenerator": "napari_sam2.engine.automask",
+    "AutoMaskSettings": "napari_sam2.engine.automask",
     "VideoSession": "napari_sam2.engine.session",
     "MemoryTree": "napari_sam2.engine.memory_tree",
     "FrameResult": "napari_sam2.engine.results",
@@ -30,6 +32,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.checkpoints.loading import load_model, set_precision
+    from napari_sam2.engine.automask import AutoMaskGenerator, AutoMaskSettings
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.memory_tree import MemoryTree
     from napari_sam2.engine.results import FrameResult

@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p, default_model="demo")
     p.set_defaults(func=cmd_demo)
     _add_train_parser(sub)
+    _add_segment_all_parser(sub)
     return parser
 
 
@@ -282,6 +283,21 @@ def _demo_settings(args: argparse.Namespace):
     if args.standin:
         args.model, args.checkpoint = STANDIN_MODEL, standin_checkpoint()
     return gui_settings(args.model, args.checkpoint, args.device, args.image_size, args.precision)
+
+
+def _add_segment_all_parser(sub) -> None:
+    from napari_sam2.automask_command import DESCRIPTION, HELP, add_arguments
+
+    p = sub.add_parser("segment-all", help=HELP, description=DESCRIPTION)
+    add_arguments(p)
+    _model_options(p)
+    p.set_defaults(func=_segment_all)
+
+
+def _segment_all(args: argparse.Namespace) -> None:
+    from napari_sam2.automask_command import run
+
+    run(args, _load_model)
 
 
 def _add_train_parser(sub) -> None:

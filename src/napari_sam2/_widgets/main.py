@@ -25,6 +25,7 @@ from napari_sam2._napari.prompts import (
     prepare_shapes_layer,
     set_current_object,
 )
+from napari_sam2._widgets.automask_panel import AutomaskPanel
 from napari_sam2._widgets.layer_combo import LayerCombo
 from napari_sam2._widgets.objects_table import ObjectsTable
 from napari_sam2._widgets.propagation_panel import PropagationPanel
@@ -68,6 +69,7 @@ class Sam2Widget(QWidget):
         self.load_button = QPushButton("Load prompts…")
         self.load_button.setToolTip("Add the points and boxes of a .json/.csv prompts file")
         self.propagation = PropagationPanel(self.controller)
+        self.automask = AutomaskPanel(self.controller)
         self.objects = ObjectsTable(self.controller)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -126,8 +128,10 @@ class Sam2Widget(QWidget):
         QVBoxLayout(prop).addWidget(self.propagation)
         objs = QGroupBox("Objects")
         QVBoxLayout(objs).addWidget(self.objects)
+        auto = QGroupBox("Segment all")
+        QVBoxLayout(auto).addWidget(self.automask)
         layout = QVBoxLayout(self)
-        for box in (data, model, prompts, prop, objs):
+        for box in (data, model, prompts, auto, prop, objs):
             layout.addWidget(box)
         layout.addWidget(self.status)
         layout.addStretch(1)

@@ -11,7 +11,9 @@ What a caller needs, by task:
   of :class:`PromptRecord`;
 * segmenting: :class:`VideoSession` (stacks, propagation) and
   :class:`ImagePredictor` (one image), returning :class:`FrameResult` /
-  :class:`ImagePrediction`;
+  :class:`ImagePrediction`; :class:`AutoMaskGenerator` (every object on
+  one frame from a grid of clicks, :class:`AutoMaskSettings`, returning
+  :class:`MaskRecord`);
 * caches: :class:`FeatureCache` (encoder features, RAM and disk) over
   :class:`TensorStore`.
 
@@ -61,11 +63,15 @@ _EXPORTS = {
     "make_plan": "napari_sam2.engine.plan",
     "SegmentOptions": "napari_sam2.engine.runner",
     "segment_stack": "napari_sam2.engine.runner",
+    "AutoMaskGenerator": "napari_sam2.engine.automask",
+    "AutoMaskSettings": "napari_sam2.engine.automask",
+    "MaskRecord": "napari_sam2.engine.automask",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.engine.automask import AutoMaskGenerator, AutoMaskSettings, MaskRecord
     from napari_sam2.engine.feature_cache import FeatureCache
     from napari_sam2.engine.frames import (
         FrameIndexError,
