@@ -1,0 +1,157 @@
+"""What runs on a worker: a model cache (a dask worker plugin) and the task of one stack.
+
+The model is loaded once per worker, by the first stack that asks for it,
+and kept by :class:`ModelCache`, which dask attaches to every worker of
+the cluster (workers that join or are restarted later included). A stack's
+task never raises for a problem with that stack: it returns a failed
+:class:`StackEntry`, so bad input is reported once and not retried. Only a
+worker that dies makes dask run the stack again elsewhere.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from distributed import get_worker
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from napari_sam2.batch.jobs import StackJob, read_seeds
+from napari_sam2.batch.options import ModelSettings, StackSettings
+from napari_sam2.batch.report import DONE, FAILED, StackEntry, write_atomically
+
+__all__ = ["PLUGIN_NAME", "ModelCache", "segment_job", "worker_device"]
+
+PLUGIN_NAME = "napari-sam2-models"
+# Frame progress is sent to the client at most this often per stack (events go
+# through the scheduler; one per frame would be thousands a minute on a GPU).
+EVENT_INTERVAL_S = 0.25
+
+
+def worker_device(device: str, worker_name: object) -> str | None:
+    """A GPU of its own for each worker of a one-machine cluster with several GPUs.
+
+    LocalCluster names its workers 0, 1, ...: worker i takes ``cuda:i``
+    (modulo the GPUs present). Elsewhere (one GPU, the CPU, a SLURM job
+    that was given its GPU) the user's choice stands: None.
+    """
+    if device not in ("auto", "cuda"):
+        return None
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count > 1 and str(worker_name).isdigit():
+        return f"cuda:{int(worker_name) % count}"
+    return None
+
+
+class ModelCache(WorkerPlugin):
+    """Per worker: torch's thread count, and the one model loaded (by its settings)."""
+
+    name = PLUGIN_NAME
+
+    def __init__(self, torch_threads: int | None = None) -> None:
+        self.torch_threads = torch_threads
+
+    def setup(self, worker) -> None:
+        # Built here, not in __init__: the plugin is pickled to every worker,
+        # and a lock cannot be.
+        self._models: dict[ModelSettings, object] = {}
+        self._lock = threading.Lock()
+        self._worker_name = worker.name
+        if self.torch_threads:
+            # dask's nanny starts workers with OMP_NUM_THREADS=1; torch needs its own count.
+            import torch
+
+            torch.set_num_threads(self.torch_threads)
+
+    def teardown(self, worker) -> None:
+        self._models.clear()
+
+    def model(self, settings: ModelSettings):
+        """The model for ``settings``, loading it on first use (one model held at a time)."""
+        with self._lock:
+            if settings not in self._models:
+                self._models.clear()  # free the previous model (and its GPU memory) first
+                device = worker_device(settings.device, self._worker_name)
+                self._models[settings] = settings.load(device=device)
+            return self._models[settings]
+
+
+def _one_line(err: BaseException) -> str:
+    from napari_sam2.checkpoints.errors import CheckpointError
+
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, (ValueError, FileNotFoundError, CheckpointError)) and text:
+        return text  # the project's own one-line messages
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+class _Events:
+    """``progress(done, total)`` -> throttled events on the run's topic."""
+
+    def __init__(self, worker, topic: str | None, stem: str) -> None:
+        self.worker, self.topic, self.stem, self.last = worker, topic, stem, 0.0
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if self.topic and (done in (0, total) or now - self.last >= EVENT_INTERVAL_S):
+            self.last = now
+            self.worker.log_event(self.topic, {"stem": self.stem, "done": done, "total": total})
+
+
+def _write(labels, target: Path, fmt: str) -> None:
+    from napari_sam2.export import write_ctc, write_label_stack
+
+    # The same writers as `napari-sam2 segment`, under a temporary name.
+    if fmt == "ctc":
+        write_atomically(target, lambda tmp: write_ctc(tmp, labels))
+    else:
+        write_atomically(target, lambda tmp: write_label_stack(tmp, labels))
+
+
+def _segment(job: StackJob, cache: ModelCache, model_settings: ModelSettings,
+             settings: StackSettings, progress: _Events) -> int:
+    """Segment and write one stack; the number of objects."""
+    from napari_sam2.engine import runner  # looked up at call time: tests inject faults there
+    from napari_sam2.engine.frames import open_frames
+    from napari_sam2.engine.prompt_file import read_prompts
+
+    if not Path(job.stack).exists():
+        raise FileNotFoundError(f"stack not found: {job.stack}")
+    records = read_prompts(job.prompts) if job.prompts else []
+    masks = read_seeds(job.seeds) if job.seeds else {}
+    frames = open_frames(job.stack, frame_axis=settings.frame_axis, channel=settings.channel,
+                         channel_axis=settings.channel_axis)
+    runner.check_inputs(frames, records, settings.segment)  # bad input: before the model
+    model = cache.model(model_settings)
+    target = Path(job.output)
+    with tempfile.TemporaryDirectory(prefix=".napari-sam2-", dir=target.parent) as tmp:
+        labels = runner.segment_stack(model, frames, records, settings.segment, masks=masks,
+                                      workdir=tmp, progress=progress)
+        _write(labels, target, settings.format)
+        del labels  # release the memory map before its folder goes
+    return len({r.obj_id for r in records} | set(masks))
+
+
+def segment_job(job: StackJob, model_settings: ModelSettings, settings: StackSettings,
+                topic: str | None = None) -> StackEntry:
+    """The task of one stack, run on a worker: its report entry, failed or done."""
+    worker = get_worker()
+    start = time.perf_counter()
+    progress = _Events(worker, topic, job.stem)
+    entry = {"stack": job.stack, "output": job.output, "worker": str(worker.address)}
+    try:
+        cache = worker.plugins.get(PLUGIN_NAME)
+        if not isinstance(cache, ModelCache):
+            raise RuntimeError("this worker has no napari-sam2 model cache (register ModelCache)")
+        objects = _segment(job, cache, model_settings, settings, progress)
+    except Exception as err:  # noqa: BLE001 - any failure of one stack is that stack's report
+        return StackEntry(**entry, status=FAILED, frames=progress.done,
+                          seconds=round(time.perf_counter() - start, 3), error=_one_line(err))
+    return StackEntry(**entry, status=DONE, frames=progress.done, objects=objects,
+                      seconds=round(time.perf_counter() - start, 3))
