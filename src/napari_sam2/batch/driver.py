@@ -93,7 +93,7 @@ def _connect(cluster: ClusterSettings, model: ModelSettings) -> Iterator:
     import dask
     from distributed import Client, LocalCluster
 
-    from napari_sam2.batch.worker import ModelCache
+    from napari_sam2.batch.worker import ModelCache, ensure_cache
 
     if cluster.scheduler:
         try:
@@ -102,7 +102,7 @@ def _connect(cluster: ClusterSettings, model: ModelSettings) -> Iterator:
             raise ValueError(f"cannot reach the dask scheduler at {cluster.scheduler}: "
                              f"{err}") from None
         with client:
-            client.register_plugin(ModelCache(cluster.torch_threads))
+            ensure_cache(client, cluster.torch_threads)
             yield client
         return
     n = cluster.workers or _local_workers(model.device)

@@ -10,6 +10,7 @@ worker that dies makes dask run the stack again elsewhere.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import threading
 import time
@@ -22,7 +23,8 @@ from napari_sam2.batch.jobs import StackJob, read_seeds
 from napari_sam2.batch.options import ModelSettings, StackSettings
 from napari_sam2.batch.report import DONE, FAILED, StackEntry, write_atomically
 
-__all__ = ["PLUGIN_NAME", "ModelCache", "segment_job", "worker_device"]
+__all__ = ["PLUGIN_NAME", "ModelCache", "cache_settings", "ensure_cache", "segment_job",
+           "worker_device"]
 
 PLUGIN_NAME = "napari-sam2-models"
 # Frame progress is sent to the client at most this often per stack (events go
@@ -47,6 +49,13 @@ def worker_device(device: str, worker_name: object) -> str | None:
     return None
 
 
+def _usable_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # what a SLURM job or taskset allows
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class ModelCache(WorkerPlugin):
     """Per worker: torch's thread count, and the one model loaded (by its settings)."""
 
@@ -61,11 +70,11 @@ class ModelCache(WorkerPlugin):
         self._models: dict[ModelSettings, object] = {}
         self._lock = threading.Lock()
         self._worker_name = worker.name
-        if self.torch_threads:
-            # dask's nanny starts workers with OMP_NUM_THREADS=1; torch needs its own count.
-            import torch
+        # dask's nanny starts workers with OMP_NUM_THREADS=1, which torch would
+        # follow: give it a count (by default the cores this process may use).
+        import torch
 
-            torch.set_num_threads(self.torch_threads)
+        torch.set_num_threads(self.torch_threads or _usable_cores())
 
     def teardown(self, worker) -> None:
         self._models.clear()
@@ -78,6 +87,24 @@ class ModelCache(WorkerPlugin):
                 device = worker_device(settings.device, self._worker_name)
                 self._models[settings] = settings.load(device=device)
             return self._models[settings]
+
+
+def cache_settings(dask_worker) -> list:
+    """For ``Client.run``: ``[torch_threads]`` of this worker's model cache, ``[]`` if none."""
+    cache = dask_worker.plugins.get(PLUGIN_NAME)
+    return [cache.torch_threads] if isinstance(cache, ModelCache) else []
+
+
+def ensure_cache(client, torch_threads: int | None) -> None:
+    """Give every worker a :class:`ModelCache`, keeping caches already there.
+
+    Registering replaces a plugin (and so drops its loaded model): a second
+    batch on the same cluster with the same threads reuses the models the
+    first one loaded. Workers that join later get the plugin from the scheduler.
+    """
+    present = client.run(cache_settings)
+    if not present or any(v != [torch_threads] for v in present.values()):
+        client.register_plugin(ModelCache(torch_threads))
 
 
 def _one_line(err: BaseException) -> str:
