@@ -153,7 +153,7 @@ def run(stacks: Iterable[str | os.PathLike], out: str | os.PathLike, *,
         progress: bool = True) -> BatchReport:
     """Segment every stack into ``out`` and return the report (also ``out/batch-report.json``).
 
-    ``stacks``: paths or globs. Prompts come from ``prompts_dir/<stem>.json``
+    ``stacks``: paths or globs (or one). Prompts come from ``prompts_dir/<stem>.json``
     (or ``.csv``), else seeds from the label image ``seeds_dir/<stem>.tif``
     (``.tiff``, ``.npy``: one object per label on the range's first frame).
     Stacks reported done whose output exists are skipped unless
@@ -162,6 +162,8 @@ def run(stacks: Iterable[str | os.PathLike], out: str | os.PathLike, *,
     problems with the whole batch: no stacks, a glob matching nothing, an
     unknown model, an unreachable scheduler.
     """
+    if isinstance(stacks, (str, os.PathLike)):
+        stacks = [stacks]  # one path or glob
     model = model or ModelSettings()
     settings = settings or StackSettings()
     cluster = cluster or ClusterSettings()

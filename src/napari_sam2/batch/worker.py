@@ -69,6 +69,9 @@ class ModelCache(WorkerPlugin):
         # and a lock cannot be.
         self._models: dict[ModelSettings, object] = {}
         self._lock = threading.Lock()
+        # One stack at a time per worker, whatever its thread count: stacks share
+        # the model and its device, and two at once would only contend for them.
+        self.one_stack = threading.Lock()
         self._worker_name = worker.name
         # dask's nanny starts workers with OMP_NUM_THREADS=1, which torch would
         # follow: give it a count (by default the cores this process may use).
@@ -176,7 +179,9 @@ def segment_job(job: StackJob, model_settings: ModelSettings, settings: StackSet
         cache = worker.plugins.get(PLUGIN_NAME)
         if not isinstance(cache, ModelCache):
             raise RuntimeError("this worker has no napari-sam2 model cache (register ModelCache)")
-        objects = _segment(job, cache, model_settings, settings, progress)
+        with cache.one_stack:
+            start = time.perf_counter()  # the stack's own time, not its wait for the lock
+            objects = _segment(job, cache, model_settings, settings, progress)
     except Exception as err:  # noqa: BLE001 - any failure of one stack is that stack's report
         return StackEntry(**entry, status=FAILED, frames=progress.done,
                           seconds=round(time.perf_counter() - start, 3), error=_one_line(err))
