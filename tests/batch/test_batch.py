@@ -1,5 +1,5 @@
 """``napari-sam2 batch`` on a real dask LocalCluster: two worker processes on
-127.0.0.1, stand-in weights, 64 x 64 stacks of 4 frames at model size 128.
+127.0.0.1, stand-in weights, 64 x 64 stacks of 3 frames at model size 64.
 
 One cluster (the one ``run`` starts by default, from its own code) serves
 the whole module; the tests that use it run in order and share its outputs.
@@ -33,14 +33,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
                                         "ignore::ResourceWarning",
                                         "ignore::pytest.PytestUnraisableExceptionWarning")
 
-SIZE = ["--image-size", "128", "--device", "cpu"]
+SIZE = ["--image-size", "64", "--device", "cpu"]
+FRAMES = 3
 GOOD = ("cells_a", "cells_b", "cells_c")
 
 
 def _frames(shift: int) -> np.ndarray:
     yy, xx = np.mgrid[:64, :64]
     return np.stack([((xx - 20 - 3 * t - shift) ** 2 + (yy - 32) ** 2 < 100) * 3000 + 100
-                     for t in range(4)]).astype(np.uint16)
+                     for t in range(FRAMES)]).astype(np.uint16)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def data(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(standin_checkpoint) -> ModelSettings:
-    return ModelSettings(checkpoint=str(standin_checkpoint), device="cpu", image_size=128)
+    return ModelSettings(checkpoint=str(standin_checkpoint), device="cpu", image_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_batch_matches_segment_and_reports_the_corrupt_stack(data, scheduler, mo
     for stem in GOOD:
         entry = report[stem]
         assert entry["status"] == "done" and entry["error"] is None
-        assert (entry["frames"], entry["objects"]) == (4, 1)
+        assert (entry["frames"], entry["objects"]) == (FRAMES, 1)
         assert entry["seconds"] > 0 and entry["worker"].startswith("tcp://127.0.0.1:")
         single = data / "single" / f"{stem}.tif"
         assert main(["segment", str(data / "stacks" / f"{stem}.tif"), "--prompts",
@@ -173,7 +174,7 @@ def test_seeds_from_a_label_image(data, scheduler, model):
     assert report.ok, report.summary()
     assert report.entries["cells_b"].objects == 1
     result = tifffile.imread(data / "out-seeds" / "cells_b.tif")
-    assert result.shape == (4, 64, 64) and set(np.unique(result)) <= {0, 5}
+    assert result.shape == (FRAMES, 64, 64) and set(np.unique(result)) <= {0, 5}
 
 
 # --- without a cluster -------------------------------------------------------
