@@ -261,6 +261,19 @@ def test_whole_batch_problems_are_one_line_errors(tmp_path, capsys):
         ClusterSettings(retries=-1)
 
 
+def test_batch_has_help_with_the_segment_options(capsys):
+    from napari_sam2.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["batch", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: napari-sam2 batch" in text
+    for option in ("--prompts-dir", "--seeds-dir", "--scheduler", "--overwrite", "--retries",
+                   "--long-stack", "--format", "--image-size", "--no-progress"):
+        assert option in text
+
+
 def test_a_report_that_cannot_be_read_means_redo(tmp_path):
     (tmp_path / REPORT_NAME).write_text("{not json")
     assert read_entries(tmp_path / REPORT_NAME) == {}
