@@ -78,7 +78,7 @@ RUNTIME_CHECK = """
 import importlib, pkgutil, sys
 import napari_sam2
 names = ['napari_sam2.cli', 'napari_sam2.export']
-for pkg in ('model', 'engine', 'checkpoints'):
+for pkg in ('model', 'engine', 'checkpoints', 'batch'):
     try:
         mod = importlib.import_module('napari_sam2.' + pkg)
     except ModuleNotFoundError:

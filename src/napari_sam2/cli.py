@@ -14,28 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_sam2.batch.command import add_parser as add_batch_parser
+from napari_sam2.batch.options import add_model_arguments as _model_options
+from napari_sam2.batch.options import add_segment_arguments, segment_options
+
 PROG = "napari-sam2"
-DEFAULT_MODEL = "sam2.1_hiera_tiny"
 
 
 class UserError(Exception):
     """A problem with the user's input, reported without a traceback."""
-
-
-def _model_options(p: argparse.ArgumentParser, default_model: str = DEFAULT_MODEL) -> None:
-    p.add_argument("--model", default=default_model,
-                   help=f"model preset (see `{PROG} models`; default {default_model})")
-    p.add_argument("--checkpoint", type=Path,
-                   help="checkpoint file or folder of checkpoints (default: cache, downloading)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
-                   help="where to run (default auto: CUDA, then MPS, then CPU)")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16: faster on CUDA GPUs (up to about 2x), approximate "
-                        "(default float32)")
-    p.add_argument("--image-size", type=int, metavar="PX",
-                   help="reduced model input size, a multiple of 32 "
-                        "(faster, coarser; default 1024)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,36 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", type=Path, required=True, help="prompts file, .json or .csv")
     p.add_argument("--out", type=Path, required=True,
                    help="output: a .tif file (--format tiff) or a folder (--format ctc)")
-    p.add_argument("--format", choices=["tiff", "ctc"], default="tiff",
-                   help="labelled TIFF stack (default) or Cell Tracking Challenge folder")
-    p.add_argument("--frame-axis", type=int, default=0,
-                   help="axis of frames: time or z (default 0)")
-    p.add_argument("--channel", type=int, help="channel to segment (with --channel-axis, or RGB)")
-    p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
-    p.add_argument("--direction", choices=["forward", "backward", "both"], default="forward",
-                   help="forward from the first prompted frame, backward from the last, or both")
-    p.add_argument("--start", type=int, default=0, help="first frame of the range (default 0)")
-    p.add_argument("--stop", type=int, help="end of the range, exclusive (default: all frames)")
-    p.add_argument("--fill-holes", type=int, default=0, metavar="AREA",
-                   help="fill holes of up to AREA pixels of the 256 x 256 low-resolution mask "
-                        "(SAM 2's own GPU default is 8; default 0: off)")
-    p.add_argument("--long-stack", action="store_true",
-                   help="long-stack mode: SAM2Long's memory tree keeps several hypotheses "
-                        "per object "
-                        "(slower, more robust over long stacks)")
-    p.add_argument("--pathways", type=int, default=3, metavar="P",
-                   help="long-stack mode: hypotheses kept per object (default 3)")
-    p.add_argument("--iou-threshold", type=float, default=0.1, metavar="T",
-                   help="long-stack mode: frames whose mask has a predicted IoU above T are "
-                        "remembered (default 0.1)")
-    p.add_argument("--uncertainty", type=float, default=2.0, metavar="U",
-                   help="long-stack mode: below this |object score| keep differing hypotheses "
-                        "(default 2)")
-    p.add_argument("--weight-range", type=float, nargs=2, default=(0.95, 1.05),
-                   metavar=("LOW", "HIGH"),
-                   help="long-stack mode: memory weights by object-score rank (default 0.95 1.05)")
-    p.add_argument("--non-overlap", action="store_true",
-                   help="each pixel goes to at most one object, the most confident")
+    add_segment_arguments(p)
     _model_options(p)
     p.set_defaults(func=cmd_segment)
 
@@ -116,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     _add_train_parser(sub)
     _add_segment_all_parser(sub)
+    add_batch_parser(sub)
     return parser
 
 
@@ -184,23 +143,6 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"  {name:<24} {state}")
 
 
-def _options(args: argparse.Namespace):
-    from napari_sam2.engine.memory_tree import MemoryTree
-    from napari_sam2.engine.runner import SegmentOptions
-
-    tree = None
-    if args.long_stack:
-        try:
-            tree = MemoryTree(args.pathways, args.iou_threshold, args.uncertainty,
-                              tuple(args.weight_range))
-        except ValueError as err:  # name the options, not the Python keywords
-            raise UserError(f"--long-stack options: {err} (see --pathways, --iou-threshold, "
-                            "--uncertainty, --weight-range)") from None
-    return SegmentOptions(direction=args.direction, start=args.start, stop=args.stop,
-                          fill_hole_area=args.fill_holes, non_overlap=args.non_overlap,
-                          memory_tree=tree)
-
-
 def _load_model(args: argparse.Namespace):
     from napari_sam2.checkpoints import load_model
 
@@ -240,7 +182,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
     frames = open_frames(args.stack, frame_axis=args.frame_axis, channel=args.channel,
                          channel_axis=args.channel_axis)
     get_config(args.model)  # unknown names fail before anything slow
-    options = _options(args)
+    options = segment_options(args)
     check_inputs(frames, records, options)  # before the model loads (or downloads)
     model = _load_model(args)
     import tempfile

@@ -8,7 +8,7 @@ goes to a ``progress(done, total)`` callback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,12 +99,15 @@ def set_prompts(session, records: Sequence[PromptRecord]) -> None:
 
 
 def segment_stack(model, frames, records: Sequence[PromptRecord], options: SegmentOptions, *,
+                  masks: Mapping[int, np.ndarray] | None = None,
                   workdir: str | Path | None = None,
                   progress: Progress | None = None) -> np.ndarray:
     """Segment ``records`` on ``frames`` and propagate them; the ``(T, H, W)`` label stack.
 
     ``frames``: anything ``VideoSession`` opens (an array, a path, a
-    ``FrameSource``). Frames outside the range or not reached stay 0. The
+    ``FrameSource``). ``masks``: object id -> ``(H, W)`` mask prompt on the
+    range's first frame (seeds from a label image), besides or instead of
+    ``records``. Frames outside the range or not reached stay 0. The
     stack is memory-mapped in ``workdir`` when over ``LABELS_IN_RAM_BYTES``
     (the caller removes the folder once done with it). ``progress(done,
     total)`` is called once before the first frame and after every frame.
@@ -112,15 +115,19 @@ def segment_stack(model, frames, records: Sequence[PromptRecord], options: Segme
     from napari_sam2.engine import session as session_module  # looked up now: tests patch it
     from napari_sam2.engine.frames import open_frames
 
-    if not records:
-        raise ValueError("no prompts: give at least one point or box")
+    masks = dict(masks or {})
+    if not records and not masks:
+        raise ValueError("no prompts: give at least one point, box or mask")
     src = open_frames(frames)
     start, stop = check_inputs(src, records, options)
     session = session_module.VideoSession(model, src, fill_hole_area=options.fill_hole_area,
                                           non_overlap=options.non_overlap,
                                           memory_tree=options.memory_tree)
     set_prompts(session, records)
-    labels = label_buffer((src.num_frames, *src.frame_shape), max(r.obj_id for r in records),
+    for obj_id, mask in masks.items():
+        session.add_mask(start, obj_id, mask)
+    labels = label_buffer((src.num_frames, *src.frame_shape),
+                          max([r.obj_id for r in records] + list(masks)),
                           None if workdir is None else Path(workdir))
     plan = make_plan(session, options.direction, start, stop - 1)
     if progress is not None:
