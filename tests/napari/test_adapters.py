@@ -8,7 +8,12 @@ from napari.layers import Labels, Points
 
 from napari_sam2._napari.labels import LabelsEditor, merge_frame
 from napari_sam2._napari.layout import StackLayout, check_dtype
-from napari_sam2._napari.prompts import collect_prompts, prepare_points_layer, toggle_polarity
+from napari_sam2._napari.prompts import (
+    collect_prompts,
+    flip_points,
+    prepare_points_layer,
+    toggle_polarity,
+)
 from napari_sam2._napari.propagation import PropagationRun
 from napari_sam2._napari.sample_data import make_timelapse, make_zstack, timelapse_sample
 from napari_sam2._napari.writer import write_labels
@@ -74,7 +79,9 @@ def test_points_to_prompts_row_col_to_xy_and_polarity():
     ref = Labels(np.zeros((4, 64, 64), np.uint32), scale=(1, 2, 2))
     prepare_points_layer(pts, obj_id=3)
     pts.selected_data = {1}
-    toggle_polarity(pts)
+    assert toggle_polarity(pts, 3) is False  # the next point; the selected one stays
+    assert pts.features["positive"].tolist() == [True, True]
+    flip_points(pts, [1])
     lay = StackLayout((4, 64, 64)).with_position((0, 0, 0), 0)
     prompts = collect_prompts(pts, None, ref, lay)
     assert list(prompts) == [(2, 3)]

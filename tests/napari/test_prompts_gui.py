@@ -56,8 +56,9 @@ def test_t_toggles_polarity_and_c_cycles_candidates(open_widget):
     _key(pts, "c")
     _key(ctrl.labels_layer, "c")
     assert not np.array_equal(before, ctrl.labels_layer.data[0])
+    pts.mode = "select"
     pts.selected_data = {0}
-    _key(pts, "t")  # flip the selected point: it becomes a negative click
+    _key(pts, "t")  # flip the point selected on purpose: it becomes a negative click
     assert ctrl.state().sent[(0, 1)].labels == (0,)
 
 

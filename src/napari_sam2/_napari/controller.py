@@ -218,6 +218,15 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         )
         self.frame_written.emit(result.frame)
 
+    def shown_selection(self, layer) -> list[int]:
+        """The selected points of ``layer`` that lie on the slice shown now."""
+        if not layer.selected_data or self.labels_layer is None:
+            return []
+        layout, frame = self.layout(), self.current_frame()
+        picked = sorted(layer.selected_data)
+        coords = [self.labels_layer.world_to_data(layer.data_to_world(layer.data[i])) for i in picked]
+        return [i for i, c in zip(picked, coords) if layout.frame_of(np.asarray(c)) == frame]
+
     @notify.reports_errors
     def cycle_candidate(self, frame: int | None = None, obj_id: int | None = None) -> int | None:
         """Show the next of the three candidate masks of the last click; returns its index."""
@@ -297,6 +306,11 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         return len(records)
 
     # -- propagation -------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """True while any model step is pending or running (a click, a load, a run)."""
+        return self.is_running or self._loading is not None or self.prefetcher.busy
+
     @property
     def is_running(self) -> bool:
         return self.run is not None and not self.run.finished

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from napari_sam2._napari import notify
-from napari_sam2._napari.prompts import toggle_polarity
+from napari_sam2._napari.prompts import flip_points, toggle_polarity
 
-TOGGLE_KEY = "t"  # positive <-> negative point
+TOGGLE_KEY = "t"  # positive <-> negative: the next point (or, in select mode, the selected)
 CYCLE_KEY = "c"  # next candidate mask of the last click
 
 
@@ -20,9 +20,15 @@ def bind_keys(controller, layer) -> None:
     if isinstance(layer, Points):
 
         def toggle(points=layer):
-            positive = toggle_polarity(points)
-            notify.info(f"new points are {'positive' if positive else 'negative'}")
-            if points.selected_data:  # flipped existing points: segment again
+            # napari selects every new point: only points the user selected on
+            # purpose (select mode) and that are on the shown slice are flipped.
+            chosen = controller.shown_selection(points) if str(points.mode) == "select" else []
+            if chosen:
+                flip_points(points, chosen)
+                notify.info(f"flipped {len(chosen)} point(s)")
                 controller.update_prompts()
+                return
+            positive = toggle_polarity(points, controller.current_object)
+            notify.info(f"new points are {'positive' if positive else 'negative'}")
 
         layer.bind_key(TOGGLE_KEY, toggle, overwrite=True)

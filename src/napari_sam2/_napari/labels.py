@@ -83,6 +83,7 @@ class LabelsEditor:
             return 0
         indices = found if prefix is None else _plane_indices(prefix, *found)
         with self.group():
+            self._sync_slice()
             self.layer.data_setitem(indices, 0)
         return int(found[0].size)
 
@@ -105,7 +106,14 @@ class LabelsEditor:
     def in_run(self) -> bool:
         return self._run is not None
 
+    def _sync_slice(self) -> None:
+        """napari leaves a hidden layer's slice as it was (a placeholder, or another
+        slice); ``data_setitem`` indexes that slice, so bring it up to date first."""
+        if not self.layer.visible:
+            self.layer.set_view_slice()
+
     def _set_plane(self, prefix, obj_ids, masks, overwrite) -> int:
+        self._sync_slice()
         current = np.asarray(self.layer.data[prefix])
         new = merge_frame(current, obj_ids, masks, overwrite)
         rows, cols = np.nonzero(new != current)
