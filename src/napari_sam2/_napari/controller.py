@@ -224,7 +224,8 @@ class Sam2Controller(LayerBinding, ObjectEditing):
             return []
         layout, frame = self.layout(), self.current_frame()
         picked = sorted(layer.selected_data)
-        coords = [self.labels_layer.world_to_data(layer.data_to_world(layer.data[i])) for i in picked]
+        to_labels = self.labels_layer.world_to_data
+        coords = [to_labels(layer.data_to_world(layer.data[i])) for i in picked]
         return [i for i, c in zip(picked, coords) if layout.frame_of(np.asarray(c)) == frame]
 
     @notify.reports_errors
