@@ -12,7 +12,7 @@ def test_open_widget_from_manifest(open_widget):
     assert widget.image.layer() is viewer.layers["cells"]
     assert widget.setup_layers()
     assert viewer.layers["cells masks"].data.shape == (5, 128, 128)
-    assert "SAM2 points" in viewer.layers and "SAM2 boxes" in viewer.layers
+    assert "cells points" in viewer.layers and "cells boxes" in viewer.layers
 
 
 def test_widget_in_layers_segment_menu(make_napari_viewer):
