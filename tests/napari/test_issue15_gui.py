@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_sam2._napari.bindings import ImageLayers
 from napari_sam2._napari.sample_data import make_timelapse
 
 
@@ -59,3 +60,93 @@ def test_hidden_masks_layer_does_not_break_clicks(open_widget, qtbot, notificati
     assert not [m for level, m in notifications if level == "error"]
     assert ctrl.labels_layer.data[3].any()
     ctrl.labels_layer.visible = True
+
+
+def test_each_image_has_its_own_prompt_and_output_layers(open_widget, qtbot):
+    viewer, widget, ctrl = _ready(open_widget)
+    first = ctrl.image_layer
+    a_labels, a_points, a_boxes = ctrl.labels_layer, ctrl.points_layer, ctrl.shapes_layer
+    viewer.dims.set_current_step(0, 0)
+    a_points.add([[0, 48, 48]])
+    _settle(ctrl, qtbot)
+    a_masks = a_labels.data.copy()
+    assert a_masks[0].any()
+
+    second = viewer.add_image(make_timelapse(6, 96, 3, seed=7), name="zstack")
+    widget.image.set_layer(second)
+    assert ctrl.image_layer is second
+    assert ctrl.points_layer is None and ctrl.labels_layer is None  # nothing of the first
+    assert widget.setup_layers()
+    assert ctrl.labels_layer is not a_labels and ctrl.points_layer is not a_points
+    viewer.dims.set_current_step(0, 2)
+    ctrl.points_layer.add([[2, 30, 30]])
+    _settle(ctrl, qtbot)
+    np.testing.assert_array_equal(a_labels.data, a_masks)  # the first image's masks stay
+    b_labels = ctrl.labels_layer
+    assert b_labels.data[2].any() and not b_labels.data[0].any()  # no replayed clicks
+
+    widget.image.set_layer(first)
+    assert ctrl.image_layers == ImageLayers(a_labels, a_points, a_boxes)
+    assert widget.labels.layer() is a_labels and widget.points.layer() is a_points
+    assert widget.setup_layers()
+    _settle(ctrl, qtbot)
+    np.testing.assert_array_equal(a_labels.data, a_masks)
+    names = [layer.name for layer in viewer.layers]
+    assert len(names) == 8 and not [n for n in names if "[" in n], names
+
+
+MODEL_STEPS = ("encode_image", "condition", "decode", "segment", "mask_as_output", "encode_memory")
+
+
+def _record_model_threads(monkeypatch) -> list[tuple[str, str]]:
+    """(step, thread name) for every model step from now on."""
+    import threading
+
+    from napari_sam2.model.sam2 import SAM2Model
+
+    seen: list[tuple[str, str]] = []
+    for name in MODEL_STEPS:
+        original = getattr(SAM2Model, name)
+
+        def step(self, *args, _original=original, _name=name, **kwargs):
+            seen.append((_name, threading.current_thread().name))
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(SAM2Model, name, step)
+    return seen
+
+
+def test_no_model_step_runs_on_the_gui_thread(open_widget, qtbot, monkeypatch):
+    import threading
+
+    viewer, widget, ctrl = _ready(open_widget)
+    steps = _record_model_threads(monkeypatch)
+    calls = []
+    session = ctrl.session
+    original = session.set_prompt
+    monkeypatch.setattr(session, "set_prompt", lambda *a, **k: calls.append(a) or original(*a, **k))
+
+    viewer.dims.set_current_step(0, 1)
+    ctrl.points_layer.add([[1, 48, 48]])  # returns at once: the model works in a worker
+    assert ctrl.busy and viewer.text_overlay.visible  # the busy cue
+    assert "slice 1" in viewer.text_overlay.text
+    ctrl.points_layer.add([[1, 30, 60]])  # clicks that arrive meanwhile...
+    ctrl.points_layer.add([[1, 60, 30]])
+    _settle(ctrl, qtbot)
+    assert not viewer.text_overlay.visible
+    assert len(calls) <= 2  # ...are merged into one more job
+    assert len(ctrl.state().sent[(1, 1)].points) == 3  # the latest state won
+    assert ctrl.labels_layer.data[1].any()
+
+    widget.propagation.forward.click()
+    qtbot.waitUntil(lambda: ctrl.run is not None and not ctrl.is_running, timeout=120_000)
+    viewer.dims.set_current_step(0, 4)
+    ctrl.points_layer.add([[4, 20, 20]])  # a correction on a propagated slice
+    _settle(ctrl, qtbot)
+    _key(ctrl.points_layer, "c")
+    _settle(ctrl, qtbot)
+
+    assert steps, "no model step was recorded"
+    gui = threading.main_thread().name
+    on_gui = [name for name, thread in steps if thread == gui]
+    assert not on_gui, f"model steps on the GUI thread: {sorted(set(on_gui))}"

@@ -148,6 +148,18 @@ def collect_prompts(
     }
 
 
+def points_outside(points_layer, reference, layout: StackLayout) -> list[int]:
+    """Indices of the points on the tracked plane that lie outside the image
+    (the engine's rule: 0 <= x <= width, 0 <= y <= height, in pixels)."""
+    if points_layer is None or not len(points_layer.data):
+        return []
+    coords = _to_labels_coords(points_layer, np.asarray(points_layer.data), reference)
+    h, w = layout.spatial_shape
+    rows, cols = coords[:, -2], coords[:, -1]
+    bad = (rows < 0) | (rows > h) | (cols < 0) | (cols > w)
+    return [int(i) for i in np.flatnonzero(bad) if layout.frame_of(coords[i]) is not None]
+
+
 def to_records(prompts: dict) -> list[PromptRecord]:
     """``collect_prompts``' answer as prompts-file records, by frame then object."""
     return [

@@ -85,6 +85,9 @@ class Sam2Widget(QWidget):
         self.load_button.clicked.connect(lambda: self.load_prompts())
         self.use_mask.clicked.connect(self._use_mask)
         self.controller.running_changed.connect(self._on_running)
+        self.controller.stopping.connect(
+            lambda: self.status.setText("stopping… (after the slice being computed)")
+        )
         # Once the viewer rests on a slice, get it ready for a click (see prefetch.py).
         self._settled = QTimer(self)
         self._settled.setSingleShot(True)
@@ -146,6 +149,11 @@ class Sam2Widget(QWidget):
     # -- choices -> controller ---------------------------------------------------
     def _image_changed(self, *_):
         image = self.image.layer()
+        # Each image has its own prompt and output layers: show (or make) those.
+        mine = self.controller.switch_image(image)
+        layers = (mine.labels, mine.points, mine.shapes)
+        for combo, layer in zip((self.labels, self.points, self.boxes), layers):
+            combo.set_layer(layer, emit=False)
         self.frame_axis.blockSignals(True)
         self.channel_axis.blockSignals(True)
         self.frame_axis.clear()
