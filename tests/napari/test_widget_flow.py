@@ -92,13 +92,15 @@ def test_candidates_cycle_and_delete_object_with_undo(open_widget):
     first = labels.data[1].copy()
     ctrl = widget.controller
     best = int(np.argmax(ctrl.session.candidates(1, 1).iou))
-    indices = []
+    indices, shown = [], []
     for _ in range(3):
         ctrl.cycle_candidate()
         settle(ctrl)
         indices.append(ctrl._candidate_index[(1, 1)])
+        shown.append(labels.data[1].copy())
     assert indices == [(best + k) % 3 for k in (1, 2, 3)]  # the first c shows another mask
-    assert not np.array_equal(labels.data[1], first)  # another candidate is shown
+    assert not np.array_equal(shown[0], first)  # another candidate is shown at once
+    np.testing.assert_array_equal(shown[2], first)  # three presses: back to the best
     widget.objects.delete(1)  # the row's Delete button
     assert not labels.data.any() and len(ctrl.points_layer.data) == 0
     assert widget.objects.table.rowCount() == 0
