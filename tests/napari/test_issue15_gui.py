@@ -150,3 +150,33 @@ def test_no_model_step_runs_on_the_gui_thread(open_widget, qtbot, monkeypatch):
     gui = threading.main_thread().name
     on_gui = [name for name, thread in steps if thread == gui]
     assert not on_gui, f"model steps on the GUI thread: {sorted(set(on_gui))}"
+
+
+def test_frames_along_uses_axis_labels_or_napari_slider_names(open_widget):
+    viewer, widget = open_widget(make_timelapse(5, 64, 2))
+    assert widget.frame_axis.itemText(0) == "slider -3 (axis 0, 5)"  # napari's slider: -3
+    labelled = viewer.add_image(
+        np.zeros((4, 5, 64, 64), np.uint16), name="tz", axis_labels=("t", "z", "y", "x")
+    )
+    widget.image.set_layer(labelled)
+    texts = [widget.frame_axis.itemText(i) for i in range(widget.frame_axis.count())]
+    assert texts == ["t (4)", "z (5)"]
+
+
+def test_feedback_cancel_says_stopping_and_progress_resets_on_image_switch(open_widget, qtbot):
+    viewer, widget, ctrl = _ready(open_widget, n=8)
+    viewer.dims.set_current_step(0, 0)
+    ctrl.points_layer.add([[0, 48, 48]])
+    _settle(ctrl, qtbot)
+    ctrl.frame_written.connect(lambda f: ctrl.cancel() if f >= 1 else None)
+    seen = []
+    ctrl.stopping.connect(lambda: seen.append(widget.propagation.cancel.text()))
+    widget.propagation.forward.click()
+    qtbot.waitUntil(lambda: ctrl.run is not None and not ctrl.is_running, timeout=120_000)
+    assert seen == ["Stopping…"]  # Cancel said so at once...
+    assert widget.propagation.cancel.text() == "Cancel"  # ...and is itself again at the end
+    assert widget.propagation.progress.value() > 0
+    other = viewer.add_image(make_timelapse(3, 64, 2, seed=3), name="other")
+    widget.image.set_layer(other)
+    assert widget.propagation.progress.value() == 0
+    assert widget.propagation.progress.maximum() == 3

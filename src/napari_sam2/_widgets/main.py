@@ -319,16 +319,18 @@ class Sam2Widget(QWidget):
 
 
 def _axis_names(image) -> list[str]:
-    """Axis labels for the combos: napari's axis labels where set, else the axis number."""
+    """Axis names for the combos: the layer's axis labels where set (t, z...), else
+    napari's own slider naming (-4, -3...) with the axis number and length."""
     ndim = image.ndim - 2
     shape = image.data.shape if not image.multiscale else image.data[0].shape
-    labels = list(getattr(image, "axis_labels", ()) or [])[:ndim]
+    labels = [str(x) for x in (getattr(image, "axis_labels", ()) or ())][:ndim]
     names = []
     for a in range(ndim):
-        name = (
-            labels[a]
-            if a < len(labels) and not str(labels[a]).lstrip("-").isdigit()
-            else f"axis {a}"
-        )
-        names.append(f"{name} ({shape[a]})")
+        label = labels[a] if a < len(labels) else ""
+        if label and not label.lstrip("-").isdigit():
+            names.append(f"{label} ({shape[a]})")
+        elif label:
+            names.append(f"slider {label} (axis {a}, {shape[a]})")
+        else:
+            names.append(f"axis {a} ({shape[a]})")
     return names
