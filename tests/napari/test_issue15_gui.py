@@ -180,3 +180,49 @@ def test_feedback_cancel_says_stopping_and_progress_resets_on_image_switch(open_
     widget.image.set_layer(other)
     assert widget.propagation.progress.value() == 0
     assert widget.propagation.progress.maximum() == 3
+
+
+def test_one_ctrl_z_undoes_one_action_everywhere(open_widget, qtbot):
+    viewer, widget, ctrl = _ready(open_widget, n=5)
+    labels, pts = ctrl.labels_layer, ctrl.points_layer
+    viewer.dims.set_current_step(0, 0)
+    pts.add([[0, 48, 48]])
+    _settle(ctrl, qtbot)
+    after_click = labels.data.copy()
+    widget.propagation.forward.click()
+    painted = []
+
+    def paint_once(frame):  # a brush stroke by hand while the run goes on
+        if frame >= 1 and not painted:
+            labels.paint((0, 5, 5), 9)
+            painted.append(frame)
+
+    ctrl.frame_written.connect(paint_once)
+    qtbot.waitUntil(lambda: ctrl.run is not None and not ctrl.is_running, timeout=120_000)
+    assert painted and labels.data[0, 5, 5] == 9 and labels.data[1:].any()
+    stroke = labels.data == 9
+    viewer.dims.set_current_step(0, 3)
+    pts.add([[3, 30, 60]])  # a correction on a propagated slice
+    _settle(ctrl, qtbot)
+    assert ctrl.session.prompted_frames(1) == [0, 3]
+    assert len(widget.objects.table.item(0, 2).text().split(",")) == 2
+
+    _key(pts, "ctrl+z")  # undo the correction: its point, prompt and mask go
+    assert len(pts.data) == 1 and ctrl.session.prompted_frames(1) == [0]
+    assert (3, 1) not in ctrl.state().sent or ctrl.state().sent[(3, 1)].empty
+    assert widget.objects.table.item(0, 2).text() == "0"
+    _key(labels, "ctrl+z")  # undo the run: masks and memories of the run go...
+    assert labels.data[0, 5, 5] == 9  # ...but not the stroke painted meanwhile
+    expected = after_click.copy()
+    expected[stroke] = 9
+    np.testing.assert_array_equal(labels.data, expected)
+    assert ctrl.session.tracked_frames(1) in ([], [0])
+    _key(labels, "ctrl+z")  # the stroke, on its own
+    np.testing.assert_array_equal(labels.data, after_click)
+    _key(pts, "ctrl+z")  # the first click: the object list empties
+    assert len(pts.data) == 0 and ctrl.session.obj_ids == [] and not labels.data.any()
+    assert widget.objects.table.rowCount() == 0
+    # the next run does not bring undone masks back
+    pts.add([[0, 48, 48]])
+    _settle(ctrl, qtbot)
+    assert ctrl.session.prompted_frames(1) == [0]

@@ -30,7 +30,7 @@ def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):
     assert progress[-1] == (5, 5)  # re-emitted frames add no progress
     for frame in range(5):  # the layer shows the session's final answer on every slice
         np.testing.assert_array_equal(labels.data[frame] == 1, ctrl.session.result(frame).masks[0])
-    labels.undo()  # the run, re-emissions included, is one undo step
+    ctrl.undo()  # the run, re-emissions included, is one undo step
     np.testing.assert_array_equal(labels.data, after_click)
     widget.settings.long_stack.setChecked(False)
     assert ctrl.settings.memory_tree is None and ctrl.session.memory_tree is None

@@ -60,7 +60,7 @@ def test_console_helper_segments_and_propagates(make_napari_viewer, standin_chec
     labels = viewer.layers["cells masks"]
     assert labels.data.shape == (3, 96, 96)
     assert ctrl.session.num_frames == 3 and ctrl.session.obj_ids == [1]
-    assert len(labels._undo_history) <= 2  # click + run, each one undo step
+    assert len(ctrl.history) == 2  # click + run, each one undo step
 
 
 def test_top_level_manifest_is_the_packaged_one():

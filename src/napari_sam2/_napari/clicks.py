@@ -66,12 +66,16 @@ class PromptSync:
             self.points_layer, self.shapes_layer, self.labels_layer, layout, self.current_object
         )
         todo = [(key, now.get(key, FramePrompt())) for key in st.changed(now)]
+        action = self._begin_action("click", st, editor) if todo else None
         for key, prompt in todo:
             st.mark_sent(key, prompt)  # a bad prompt is reported once, not on every edit
+        self._mark_synced()
         if any(obj_id <= 0 for (_f, obj_id), _p in todo):
             notify.error("SAM 2: label 0 is the background: select a label id >= 1 for the object")
             todo = [(key, p) for key, p in todo if key[1] > 0]
         if not todo:
+            if action is not None:
+                action.release()
             return None
         session = st.session
 
@@ -86,7 +90,7 @@ class PromptSync:
 
         def done(answers: list) -> None:
             errors = []
-            with editor.group():  # one undo step for this interaction
+            with editor.record(action.changes):  # one undo step for this interaction
                 for frame, obj_id, prompt, answer in answers:
                     self._candidate_index.pop((frame, obj_id), None)
                     if isinstance(answer, BaseException):
@@ -95,6 +99,7 @@ class PromptSync:
                         editor.clear_object(obj_id, layout.labels_index(frame))
                     else:
                         self.write_result(answer, layout, only=obj_id, editor=editor)
+            self.history.push(action)
             self.objects_changed.emit()
             if errors:
                 notify.error(f"SAM 2: {errors[0]}")
@@ -125,9 +130,13 @@ class PromptSync:
         shown = self._candidate_index.get((frame, obj_id), int(np.argmax(iou)))
         index = (shown + 1) % len(iou)
 
+        action = self._begin_action("candidate choice", st, editor)
+
         def done(result) -> None:
             self._candidate_index[(frame, obj_id)] = index
-            self.write_result(result, layout, only=obj_id, editor=editor)
+            with editor.record(action.changes):
+                self.write_result(result, layout, only=obj_id, editor=editor)
+            self.history.push(action)
             notify.info(f"candidate {index + 1} of {len(iou)} (predicted IoU {iou[index]:.2f})")
 
         return Job(

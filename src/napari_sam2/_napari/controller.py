@@ -24,9 +24,10 @@ from napari_sam2._napari.prompts import collect_prompts, place_records, to_recor
 from napari_sam2._napari.running import Propagating
 from napari_sam2._napari.settings import PluginSettings
 from napari_sam2._napari.state import SessionState
+from napari_sam2._napari.undo import UndoHistory, Undoing
 
 
-class Sam2Controller(Propagating, LayerBinding, ObjectEditing, PromptSync):
+class Sam2Controller(Propagating, Undoing, LayerBinding, ObjectEditing, PromptSync):
     """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
 
     objects_changed = Signal()
@@ -46,7 +47,8 @@ class Sam2Controller(Propagating, LayerBinding, ObjectEditing, PromptSync):
         self._candidate_index: dict[tuple[int, int], int] = {}
         self._muted = False  # True while we edit the prompt layers ourselves
         self._loading = None  # the worker loading (maybe downloading) the model
-        self._removed = None
+        self.history = UndoHistory()  # one Ctrl+Z undoes one user action everywhere
+        self._synced: dict = {}  # id(points layer) -> PromptLayers the session last saw
         self._editors: dict[int, LabelsEditor] = {}
         self.prefetcher = Prefetcher(self._prefetch_target)
 
@@ -246,14 +248,21 @@ class Sam2Controller(Propagating, LayerBinding, ObjectEditing, PromptSync):
         label = mask_layer.selected_label if source_label is None else source_label
         session, layout, editor = st.session, st.layout, self.editor
 
-        def done(result) -> None:
-            self.write_result(result, layout, only=obj_id, editor=editor)
-            self.objects_changed.emit()
+        def job() -> Job:
+            action = self._begin_action("mask prompt", st, editor)
 
-        self.jobs.submit("mask", lambda: Job(
-            lambda: session.add_mask(frame, obj_id, plane == label), done, self._job_failed,
-            f"SAM 2: segmenting slice {frame}…",
-        ))
+            def done(result) -> None:
+                with editor.record(action.changes):
+                    self.write_result(result, layout, only=obj_id, editor=editor)
+                self.history.push(action)
+                self.objects_changed.emit()
+
+            return Job(
+                lambda: session.add_mask(frame, obj_id, plane == label), done, self._job_failed,
+                f"SAM 2: segmenting slice {frame}…",
+            )
+
+        self.jobs.submit("mask", job)
 
     # -- prompts files -----------------------------------------------------------------
     @notify.reports_errors

@@ -1,4 +1,4 @@
-"""Key bindings on the prompt layers: polarity toggle and candidate cycling."""
+"""Key bindings on the prompt and output layers: polarity, candidates, undo."""
 
 from __future__ import annotations
 
@@ -7,16 +7,24 @@ from napari_sam2._napari.prompts import flip_points, toggle_polarity
 
 TOGGLE_KEY = "t"  # positive <-> negative: the next point (or, in select mode, the selected)
 CYCLE_KEY = "c"  # next candidate mask of the last click
+UNDO_KEY = "Control-Z"  # one user action, everywhere (prompts, session, objects, labels)
 
 
 def bind_keys(controller, layer) -> None:
-    """Bind ``t`` (Points only) and ``c`` on one prompt or output layer."""
-    from napari.layers import Points
+    """Bind ``t`` (Points only), ``c`` and Ctrl+Z on one prompt or output layer."""
+    from napari.layers import Labels, Points
 
     def cycle(_layer=None):
         controller.cycle_candidate()
 
+    def undo(_layer=None):
+        controller.undo()
+
     layer.bind_key(CYCLE_KEY, cycle, overwrite=True)
+    layer.bind_key(UNDO_KEY, undo, overwrite=True)
+    if isinstance(layer, Labels):
+        # napari records a hand-painted stroke in its own history: keep its place.
+        layer.events.paint.connect(lambda _event=None: controller._painted(layer))
     if isinstance(layer, Points):
 
         def toggle(points=layer):

@@ -119,6 +119,10 @@ class LayerBinding:
                 **geometry,
             )
         self.remember_layers()
+        self._layers_ready()
+
+    def _layers_ready(self) -> None:
+        """Called once the prompt and output layers exist (a hook for subclasses)."""
 
     @property
     def current_object(self) -> int:

@@ -51,7 +51,8 @@ class Propagating:
         st = self.state()
         plan = make_plan(st.session, direction, first, last, start)
         editor = self.editor  # the run writes to its own image's labels, whatever is shown
-        editor.begin_run()
+        action = self._begin_action("propagation", st, editor)
+        editor.begin_record(action.changes)  # the whole run is one undo step
         self.progress.emit(0, plan.total)
         visited = set()
 
@@ -69,7 +70,8 @@ class Propagating:
                 # The session kept the best pathway's path of the frames visited so far.
                 for frame in sorted(visited):
                     self.write_result(st.session.result(frame), st.layout, editor=editor)
-            editor.end_run()
+            editor.end_record()
+            self.history.push(action)
             self._on_busy(None)
             self.running_changed.emit(False)
             if getattr(self, "_edited_while_running", False):  # catch up on those edits
