@@ -208,18 +208,24 @@ def test_one_ctrl_z_undoes_one_action_everywhere(open_widget, qtbot):
     assert len(widget.objects.table.item(0, 2).text().split(",")) == 2
 
     _key(pts, "ctrl+z")  # undo the correction: its point, prompt and mask go
+    _settle(ctrl, qtbot)
+
+    _settle(ctrl, qtbot)
     assert len(pts.data) == 1 and ctrl.session.prompted_frames(1) == [0]
     assert (3, 1) not in ctrl.state().sent or ctrl.state().sent[(3, 1)].empty
     assert widget.objects.table.item(0, 2).text() == "0"
     _key(labels, "ctrl+z")  # undo the run: masks and memories of the run go...
+    _settle(ctrl, qtbot)
     assert labels.data[0, 5, 5] == 9  # ...but not the stroke painted meanwhile
     expected = after_click.copy()
     expected[stroke] = 9
     np.testing.assert_array_equal(labels.data, expected)
     assert ctrl.session.tracked_frames(1) in ([], [0])
     _key(labels, "ctrl+z")  # the stroke, on its own
+    _settle(ctrl, qtbot)
     np.testing.assert_array_equal(labels.data, after_click)
     _key(pts, "ctrl+z")  # the first click: the object list empties
+    _settle(ctrl, qtbot)
     assert len(pts.data) == 0 and ctrl.session.obj_ids == [] and not labels.data.any()
     assert widget.objects.table.rowCount() == 0
     # the next run does not bring undone masks back

@@ -53,6 +53,7 @@ def test_propagation_fills_every_slice_with_progress_then_undo(open_widget, qtbo
     assert progress[-1] == (N + 1, N + 1)  # both ways: the anchor slice twice
     assert widget.propagation.progress.value() == N + 1
     widget.controller.undo()  # the whole run is one undo step
+    settle(widget.controller)
     np.testing.assert_array_equal(labels.data, after_click)
 
 

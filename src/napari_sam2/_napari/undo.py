@@ -205,30 +205,42 @@ class Undoing:
         self.history.push(BrushStroke(layer))
 
     @notify.reports_errors
-    def undo(self) -> str | None:
+    def undo(self) -> None:
         """Undo the last user action everywhere: prompt layers, session, object list
-        and labels (or the last brush stroke). Returns the action's name."""
-        if self.busy:
-            raise ValueError("SAM 2 is still working: undo once it is done (or cancel)")
+        and labels (or the last brush stroke). After the model steps pending; the
+        session is put back in a worker (a background step may hold it)."""
+        if self.is_running:
+            raise ValueError("cancel the propagation before undoing")
+        self._undo_presses = getattr(self, "_undo_presses", 0) + 1
+        self.jobs.submit(f"undo {self._undo_presses}", self._undo_job)
+
+    def _undo_job(self):
+        from napari_sam2._napari.jobs import Job
+
         step = self.history.pop()
         if step is None:
             notify.info("SAM 2: nothing to undo")
             return None
         if isinstance(step, BrushStroke):
             step.labels.undo()
-            return "brush stroke"
+            return None
         self._muted = True
         try:
             step.prompts.put_back(step.points_layer, step.shapes_layer)
         finally:
             self._muted = False
         self._synced[id(step.points_layer)] = step.prompts
-        restore_session(step.state.session, step.bank)
-        step.release()
         step.state.restore_sent(step.sent)
-        if step.labels is not None:
-            self.editor_for(step.labels).restore(step.changes)
         self._candidate_index.clear()
-        self.objects_changed.emit()
-        notify.info(f"SAM 2: undid {step.name}")
-        return step.name
+
+        def done(_answer=None) -> None:
+            step.release()
+            if step.labels is not None:
+                self.editor_for(step.labels).restore(step.changes)
+            self.objects_changed.emit()
+            notify.info(f"SAM 2: undid {step.name}")
+
+        return Job(
+            lambda: restore_session(step.state.session, step.bank), done, self._job_failed,
+            f"SAM 2: undoing {step.name}…",
+        )
