@@ -96,10 +96,14 @@ class ObjectEditing:
             self.history.push(action)
         self.objects_changed.emit()
 
+    @property
+    def can_undo_delete(self) -> bool:
+        """Whether the last user action was an object deletion."""
+        return getattr(self.history.last, "name", None) == "object deletion"
+
     @notify.reports_errors
     def undo_delete(self) -> None:
         """Bring back the last deleted object (when deleting was the last action)."""
-        last = self.history.last
-        if getattr(last, "name", None) != "object deletion":
+        if not self.can_undo_delete:
             raise ValueError("nothing to restore: the last action was not a deletion")
         self.undo()
