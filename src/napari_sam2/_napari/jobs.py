@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from napari_sam2._napari import notify
+
 __all__ = ["Job", "ModelJobs"]
 
 
@@ -60,7 +62,11 @@ class ModelJobs:
     def _next(self) -> None:
         while self._queue and self.worker is None:
             _kind, factory = self._queue.popleft()
-            job = factory()
+            try:
+                job = factory()
+            except (ValueError, RuntimeError, OSError, KeyError, IndexError) as exc:
+                notify.error(f"SAM 2: {exc}")  # as reports_errors would; the queue goes on
+                continue
             if job is None:
                 continue
             if not self.threaded:
