@@ -8,7 +8,12 @@ from napari.layers import Labels, Points
 
 from napari_sam2._napari.labels import LabelsEditor, merge_frame
 from napari_sam2._napari.layout import StackLayout, check_dtype
-from napari_sam2._napari.prompts import collect_prompts, prepare_points_layer, toggle_polarity
+from napari_sam2._napari.prompts import (
+    collect_prompts,
+    flip_points,
+    prepare_points_layer,
+    toggle_polarity,
+)
 from napari_sam2._napari.propagation import PropagationRun
 from napari_sam2._napari.sample_data import make_timelapse, make_zstack, timelapse_sample
 from napari_sam2._napari.writer import write_labels
@@ -50,23 +55,22 @@ def test_merge_frame_protects_other_objects_unless_overwrite():
     assert (merge_frame(cur, [2], [mask], overwrite=True)[0, :2] == 2).all()
 
 
-def test_editor_one_undo_step_per_run():
+def test_editor_records_writes_and_restores_them_around_later_painting():
     layer = Labels(np.zeros((3, 8, 8), np.uint32))
     editor = LabelsEditor(layer)
     mask = np.ones((8, 8), bool)
-    editor.begin_run()
-    for z in range(3):
-        with editor.group():  # nested groups must not split the run
+    changes: list = []
+    with editor.record(changes):
+        for z in range(3):
             editor.write_plane((z,), [1], [mask])
-    editor.end_run()
-    assert layer.data.all()
-    layer.undo()
-    assert not layer.data.any()
-    layer.redo()
+    assert layer.data.all() and len(changes) == 3
+    layer.data[1, 0, 0] = 5  # painted by hand after the run
+    editor.restore(changes)
+    assert layer.data[1, 0, 0] == 5 and (layer.data > 0).sum() == 1  # the stroke stays
+    assert not layer._undo_history  # napari's history keeps hand-painting only
+    editor.write_plane((0,), [1], [mask])
     editor.clear_object(1)
-    assert not layer.data.any()
-    layer.undo()
-    assert layer.data.all()
+    assert (layer.data > 0).sum() == 1
 
 
 def test_points_to_prompts_row_col_to_xy_and_polarity():
@@ -74,7 +78,9 @@ def test_points_to_prompts_row_col_to_xy_and_polarity():
     ref = Labels(np.zeros((4, 64, 64), np.uint32), scale=(1, 2, 2))
     prepare_points_layer(pts, obj_id=3)
     pts.selected_data = {1}
-    toggle_polarity(pts)
+    assert toggle_polarity(pts, 3) is False  # the next point; the selected one stays
+    assert pts.features["positive"].tolist() == [True, True]
+    flip_points(pts, [1])
     lay = StackLayout((4, 64, 64)).with_position((0, 0, 0), 0)
     prompts = collect_prompts(pts, None, ref, lay)
     assert list(prompts) == [(2, 3)]

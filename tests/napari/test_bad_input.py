@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse
 
@@ -27,13 +28,16 @@ def test_labels_layer_of_wrong_shape(open_widget, notifications):
     assert any("has shape (3, 50, 50)" in m for m in _errors(notifications))
 
 
-def test_prompt_outside_the_image(open_widget, notifications):
+def test_prompt_outside_the_image_is_removed_with_a_message(open_widget, notifications):
     _viewer, widget = open_widget(make_timelapse(3, 96, 2))
     assert widget.setup_layers()
     widget.controller.points_layer.add([[1, 48, 500]])  # far right of a 96-px image
-    assert _errors(notifications)
+    settle(widget.controller)
+    assert any("outside the image" in m for level, m in notifications if level == "warning")
+    assert len(widget.controller.points_layer.data) == 0  # the stray point is gone
     assert not widget.controller.labels_layer.data.any()
     widget.controller.points_layer.add([[2, 48, 48]])  # the session is still usable
+    settle(widget.controller)
     assert widget.controller.labels_layer.data[2].any()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse, make_zstack
 
@@ -22,6 +23,7 @@ def test_zstack_zyx(open_widget, qtbot):
     viewer, widget, ctrl = _setup(open_widget, qtbot, make_zstack(4, 96, 3))
     viewer.dims.set_current_step(0, 0)
     ctrl.points_layer.add([[0, 48, 48]])
+    settle(ctrl)
     _propagate(widget, qtbot)
     assert ((ctrl.labels_layer.data > 0).sum(axis=(1, 2)) > 0).all()
 
@@ -34,6 +36,7 @@ def test_tzyx_tracked_through_t_at_current_z(open_widget, qtbot):
     viewer.dims.set_current_step(1, 1)  # look at z = 1
     viewer.dims.set_current_step(0, 0)
     ctrl.points_layer.add([[0, 1, 48, 48]])
+    settle(ctrl)
     _propagate(widget, qtbot)
     area = (ctrl.labels_layer.data > 0).sum(axis=(2, 3))  # (T, Z)
     assert (area[:, 1] > 0).all() and area[:, [0, 2]].sum() == 0  # only the z=1 plane
@@ -47,6 +50,7 @@ def test_tzyx_tracked_through_z(open_widget, qtbot):
     viewer.dims.set_current_step(0, 1)
     viewer.dims.set_current_step(1, 0)
     ctrl.points_layer.add([[1, 0, 48, 48]])
+    settle(ctrl)
     _propagate(widget, qtbot)
     area = (ctrl.labels_layer.data > 0).sum(axis=(2, 3))
     assert (area[1] > 0).all() and area[0].sum() == 0
@@ -63,6 +67,7 @@ def test_multichannel_tcyx_with_channel_choice(open_widget, qtbot):
     assert ctrl.state().session.num_frames == 2
     viewer.dims.set_current_step(0, 0)
     ctrl.points_layer.add([[0, 48, 48]])
+    settle(ctrl)
     assert ctrl.labels_layer.data[0].any()
 
 
@@ -70,6 +75,7 @@ def test_single_2d_image_click_gives_mask(open_widget, qtbot):
     _viewer, widget, ctrl = _setup(open_widget, qtbot, make_timelapse(1, 96, 3)[0])
     assert widget.frame_axis.currentText() == "single image"
     ctrl.points_layer.add([[48, 48]])
+    settle(ctrl)
     assert ctrl.labels_layer.data.shape == (96, 96) and ctrl.labels_layer.data.any()
 
 
@@ -78,4 +84,5 @@ def test_rgb_image(open_widget, qtbot):
     rgb = np.stack([g, g // 2, g // 4], axis=-1).astype(np.uint16)
     _viewer, _widget, ctrl = _setup(open_widget, qtbot, rgb, rgb=True)
     ctrl.points_layer.add([[48, 48]])
+    settle(ctrl)
     assert ctrl.labels_layer.data.shape == (96, 96) and ctrl.labels_layer.data.any()

@@ -4,6 +4,7 @@ slice as one undo step, and a cancelled run ends with the best path's masks."""
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 from tests.napari.test_widget_flow import _click, _ready, _wait
 
 from napari_sam2.engine.memory_tree import MemoryTree
@@ -30,7 +31,8 @@ def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):
     assert progress[-1] == (5, 5)  # re-emitted frames add no progress
     for frame in range(5):  # the layer shows the session's final answer on every slice
         np.testing.assert_array_equal(labels.data[frame] == 1, ctrl.session.result(frame).masks[0])
-    labels.undo()  # the run, re-emissions included, is one undo step
+    ctrl.undo()  # the run, re-emissions included, is one undo step
+    settle(ctrl)
     np.testing.assert_array_equal(labels.data, after_click)
     widget.settings.long_stack.setChecked(False)
     assert ctrl.settings.memory_tree is None and ctrl.session.memory_tree is None

@@ -12,7 +12,7 @@ def test_open_widget_from_manifest(open_widget):
     assert widget.image.layer() is viewer.layers["cells"]
     assert widget.setup_layers()
     assert viewer.layers["cells masks"].data.shape == (5, 128, 128)
-    assert "SAM2 points" in viewer.layers and "SAM2 boxes" in viewer.layers
+    assert "cells points" in viewer.layers and "cells boxes" in viewer.layers
 
 
 def test_widget_in_layers_segment_menu(make_napari_viewer):
@@ -60,7 +60,7 @@ def test_console_helper_segments_and_propagates(make_napari_viewer, standin_chec
     labels = viewer.layers["cells masks"]
     assert labels.data.shape == (3, 96, 96)
     assert ctrl.session.num_frames == 3 and ctrl.session.obj_ids == [1]
-    assert len(labels._undo_history) <= 2  # click + run, each one undo step
+    assert len(ctrl.history) == 2  # click + run, each one undo step
 
 
 def test_top_level_manifest_is_the_packaged_one():

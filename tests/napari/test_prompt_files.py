@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse, make_zstack
 from napari_sam2.engine.prompt_file import PromptRecord, read_prompts, write_prompts
@@ -19,10 +20,13 @@ def test_save_writes_clicks_and_boxes_of_every_object(open_widget, tmp_path):
     _viewer, widget, ctrl = _ready(open_widget, make_timelapse(4, 96, 2))
     ctrl.points_layer.feature_defaults = {"positive": True, "obj_id": 1}
     ctrl.points_layer.add([[0, 40, 30]])  # row 40, col 30 -> (x, y) = (30, 40)
+    settle(ctrl)
     ctrl.points_layer.feature_defaults = {"positive": False, "obj_id": 1}
     ctrl.points_layer.add([[0, 50, 35]])
+    settle(ctrl)
     ctrl.shapes_layer.feature_defaults = {"obj_id": 2}
     ctrl.shapes_layer.add_rectangles(np.array([[2, 10, 20], [2, 10, 60], [2, 50, 60], [2, 50, 20]]))
+    settle(ctrl)
     widget.save_prompts(str(tmp_path / "p.json"))
     assert read_prompts(tmp_path / "p.json") == [
         PromptRecord(0, 1, points=((30.0, 40.0), (35.0, 50.0)), labels=(1, 0)),
@@ -38,6 +42,7 @@ def test_load_places_prompts_and_segments_their_slices(open_widget, tmp_path):
     write_prompts(tmp_path / "p.csv", records)
     _viewer, widget, ctrl = _ready(open_widget, make_timelapse(5, 128, 3))
     widget.load_prompts(str(tmp_path / "p.csv"))
+    settle(ctrl)
     np.testing.assert_array_equal(ctrl.points_layer.data, [[1, 64, 64], [3, 70, 30]])
     assert ctrl.points_layer.features["obj_id"].tolist() == [1, 5]
     assert ctrl.points_layer.features["positive"].tolist() == [True, True]
@@ -56,6 +61,7 @@ def test_load_on_a_zstack_with_scale_goes_to_the_right_pixels(open_widget, tmp_p
     # Anisotropic voxels: prompts must land on the same pixels in every layer.
     _viewer, widget, ctrl = _ready(open_widget, make_zstack(4, 64), scale=(3.0, 0.5, 0.5))
     widget.load_prompts(str(tmp_path / "p.json"))
+    settle(ctrl)
     np.testing.assert_allclose(ctrl.points_layer.data, [[2, 30, 20]])
     frame, obj = next(iter(ctrl.state().sent))
     assert (frame, obj) == (2, 1)
@@ -77,6 +83,7 @@ def test_bad_prompts_file_is_a_notification(open_widget, tmp_path, notifications
     (tmp_path / "bad.json").write_text(content)
     _viewer, widget, ctrl = _ready(open_widget, make_timelapse(4, 96, 2))
     widget.load_prompts(str(tmp_path / "bad.json"))
+    settle(ctrl)
     assert any(level == "error" and message in text for level, text in notifications)
     assert len(ctrl.points_layer.data) == 0 and not ctrl.labels_layer.data.any()
 

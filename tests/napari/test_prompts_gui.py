@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse
 
@@ -24,6 +25,7 @@ def _key(layer, key):
 def test_box_prompt_segments_its_slice(open_widget):
     _viewer, _widget, ctrl = _ready(open_widget)
     ctrl.shapes_layer.add_rectangles(np.array([[1, 20, 20], [1, 20, 70], [1, 70, 70], [1, 70, 20]]))
+    settle(ctrl)
     area = (ctrl.labels_layer.data > 0).sum(axis=(1, 2))
     assert area[1] > 0 and area[[0, 2]].sum() == 0
     assert ctrl.state().sent[(1, 1)].box == (20.0, 20.0, 70.0, 70.0)
@@ -38,6 +40,7 @@ def test_labels_layer_as_mask_prompt(open_widget):
     widget.mask_layer.set_layer(other)
     viewer.dims.set_current_step(0, 1)
     widget.use_mask.click()
+    settle(ctrl)
     out = ctrl.labels_layer.data
     assert out[1].any() and not out[[0, 2]].any()
     assert ctrl.objects()[0][2] == [1]  # the mask is a prompt on slice 1
@@ -47,17 +50,24 @@ def test_t_toggles_polarity_and_c_cycles_candidates(open_widget):
     viewer, _widget, ctrl = _ready(open_widget)
     pts = ctrl.points_layer
     _key(pts, "t")
+    settle(ctrl)
     assert not pts.feature_defaults["positive"].iloc[0]  # next point is negative
     _key(pts, "t")
+    settle(ctrl)
     viewer.dims.set_current_step(0, 0)
     pts.add([[0, 48, 48]])
+    settle(ctrl)
     assert bool(pts.features["positive"].iloc[0])
     before = ctrl.labels_layer.data[0].copy()
     _key(pts, "c")
+    settle(ctrl)
     _key(ctrl.labels_layer, "c")
+    settle(ctrl)
     assert not np.array_equal(before, ctrl.labels_layer.data[0])
+    pts.mode = "select"
     pts.selected_data = {0}
-    _key(pts, "t")  # flip the selected point: it becomes a negative click
+    _key(pts, "t")  # flip the point selected on purpose: it becomes a negative click
+    settle(ctrl)
     assert ctrl.state().sent[(0, 1)].labels == (0,)
 
 
@@ -67,9 +77,11 @@ def test_hand_painted_labels_are_protected_unless_overwrite(open_widget):
     ctrl.labels_layer.selected_label = 1
     viewer.dims.set_current_step(0, 0)
     ctrl.points_layer.add([[0, 48, 48]])
+    settle(ctrl)
     assert (ctrl.labels_layer.data[0] == 9).all()
     widget.settings.overwrite.setChecked(True)
     ctrl.points_layer.add([[0, 50, 50]])
+    settle(ctrl)
     assert (ctrl.labels_layer.data[0] == 1).any()
 
 
@@ -77,9 +89,12 @@ def test_moving_a_point_segments_again(open_widget):
     viewer, _widget, ctrl = _ready(open_widget)
     viewer.dims.set_current_step(0, 2)
     ctrl.points_layer.add([[2, 48, 48]])
+    settle(ctrl)
     ctrl.points_layer.data = np.array([[2, 30.0, 60.0]])  # dragged to a new place
+    settle(ctrl)
     assert ctrl.state().sent[(2, 1)].points == ((60.0, 30.0),)
     ctrl.points_layer.data = np.array([[1, 30.0, 60.0]])  # moved to another slice
+    settle(ctrl)
     sent = ctrl.state().sent
     assert sent[(2, 1)].empty and sent[(1, 1)].points == ((60.0, 30.0),)
     assert not ctrl.labels_layer.data[2].any() and ctrl.labels_layer.data[1].any()

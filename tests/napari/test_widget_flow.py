@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse
 
@@ -17,6 +18,7 @@ def _click(viewer, widget, frame, row=CENTER[0], col=CENTER[1], positive=True):
     points.feature_defaults = {**defaults, "positive": positive}
     viewer.dims.set_current_step(0, frame)
     points.add([[frame, row, col]])
+    settle(widget.controller)  # the model works in a worker; wait for the mask
 
 
 def _ready(open_widget, n=N):
@@ -50,7 +52,8 @@ def test_propagation_fills_every_slice_with_progress_then_undo(open_widget, qtbo
     assert ((labels.data > 0).sum(axis=(1, 2)) > 0).all()
     assert progress[-1] == (N + 1, N + 1)  # both ways: the anchor slice twice
     assert widget.propagation.progress.value() == N + 1
-    labels.undo()  # the whole run is one undo step
+    widget.controller.undo()  # the whole run is one undo step
+    settle(widget.controller)
     np.testing.assert_array_equal(labels.data, after_click)
 
 
@@ -89,13 +92,21 @@ def test_candidates_cycle_and_delete_object_with_undo(open_widget):
     _click(viewer, widget, 1)
     first = labels.data[1].copy()
     ctrl = widget.controller
-    indices = [ctrl.cycle_candidate() for _ in range(3)]
-    assert indices == [0, 1, 2]
-    assert not np.array_equal(labels.data[1], first)  # another candidate is shown
+    best = int(np.argmax(ctrl.session.candidates(1, 1).iou))
+    indices, shown = [], []
+    for _ in range(3):
+        ctrl.cycle_candidate()
+        settle(ctrl)
+        indices.append(ctrl._candidate_index[(1, 1)])
+        shown.append(labels.data[1].copy())
+    assert indices == [(best + k) % 3 for k in (1, 2, 3)]  # the first c shows another mask
+    assert not np.array_equal(shown[0], first)  # another candidate is shown at once
+    np.testing.assert_array_equal(shown[2], first)  # three presses: back to the best
     widget.objects.delete(1)  # the row's Delete button
     assert not labels.data.any() and len(ctrl.points_layer.data) == 0
     assert widget.objects.table.rowCount() == 0
     widget.objects.undo_button.click()
+    settle(ctrl)
     assert labels.data[1].any() and len(ctrl.points_layer.data) == 1
 
 
@@ -121,6 +132,7 @@ def test_model_loads_in_background_and_prompts_wait_for_it(open_widget, qtbot, n
     ctrl.points_layer.add([[0, 48, 48]])
     assert any("still loading" in m for _, m in notifications)
     qtbot.waitUntil(lambda: ctrl._loading is None, timeout=60_000)
+    settle(ctrl)
     assert (0, 1) in ctrl.state().sent  # the waiting click was segmented
 
 

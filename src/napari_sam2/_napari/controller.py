@@ -12,38 +12,62 @@ import numpy as np
 from psygnal import Signal
 
 from napari_sam2._napari import notify
+from napari_sam2._napari.clicks import PromptSync
+from napari_sam2._napari.jobs import Job, ModelJobs
 from napari_sam2._napari.labels import LabelsEditor
 from napari_sam2._napari.layers import LayerBinding
 from napari_sam2._napari.layout import StackLayout
 from napari_sam2._napari.models import ModelSpec, get_model, is_loaded
 from napari_sam2._napari.objects import ObjectEditing
 from napari_sam2._napari.prefetch import Prefetcher
-from napari_sam2._napari.prompts import FramePrompt, collect_prompts, place_records, to_records
-from napari_sam2._napari.propagation import PropagationRun
+from napari_sam2._napari.prompts import collect_prompts, place_records, to_records
+from napari_sam2._napari.running import Propagating
 from napari_sam2._napari.settings import PluginSettings
 from napari_sam2._napari.state import SessionState
-from napari_sam2.engine.plan import iterate_plan, make_plan
+from napari_sam2._napari.undo import UndoHistory, Undoing
 
 
-class Sam2Controller(LayerBinding, ObjectEditing):
+class Sam2Controller(Propagating, Undoing, LayerBinding, ObjectEditing, PromptSync):
     """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
 
     objects_changed = Signal()
     progress = Signal(int, int)  # done, total
     running_changed = Signal(bool)
     frame_written = Signal(int)
+    stopping = Signal()  # Cancel was pressed: the run stops after the slice being computed
+    busy_changed = Signal(object)  # a "working…" text while a model step runs, else None
 
     def __init__(self, viewer) -> None:
         super().__init__(viewer)
         self.settings = PluginSettings()
+        self.jobs = ModelJobs(self._on_busy)
         self.threaded = True
-        self.run: PropagationRun | None = None
+        self.run = None  # the PropagationRun, once one started
         self._states: dict[tuple, SessionState] = {}
         self._candidate_index: dict[tuple[int, int], int] = {}
         self._muted = False  # True while we edit the prompt layers ourselves
         self._loading = None  # the worker loading (maybe downloading) the model
-        self._removed = None
+        self.history = UndoHistory()  # one Ctrl+Z undoes one user action everywhere
+        self._synced: dict = {}  # id(points layer) -> PromptLayers the session last saw
+        self._editors: dict[int, LabelsEditor] = {}
         self.prefetcher = Prefetcher(self._prefetch_target)
+
+    @property
+    def threaded(self) -> bool:
+        """Model steps run in worker threads (False: inline, for scripts and the console)."""
+        return self.jobs.threaded
+
+    @threaded.setter
+    def threaded(self, value: bool) -> None:
+        self.jobs.threaded = bool(value)
+
+    def _on_busy(self, label: str | None) -> None:
+        """The busy cue: a text over the canvas while a model step runs."""
+        overlay = self.viewer.text_overlay
+        if label is not None:
+            overlay.text = label
+        overlay.visible = label is not None
+        self.busy_changed.emit(label)
 
     def apply_settings(self, settings: PluginSettings) -> None:
         """Use ``settings`` from now on: a new model choice gets its own session on the
@@ -60,9 +84,14 @@ class Sam2Controller(LayerBinding, ObjectEditing):
     @property
     def editor(self) -> LabelsEditor:
         """The one undo-grouping editor of the current Labels layer."""
-        if getattr(self, "_editor", None) is None or self._editor.layer is not self.labels_layer:
-            self._editor = LabelsEditor(self.labels_layer)
-        return self._editor
+        return self.editor_for(self.labels_layer)
+
+    def editor_for(self, layer) -> LabelsEditor:
+        """The one undo-grouping editor of ``layer`` (one per Labels layer, kept)."""
+        editor = self._editors.get(id(layer))
+        if editor is None or editor.layer is not layer:
+            editor = self._editors[id(layer)] = LabelsEditor(layer)
+        return editor
 
     def preload_model(self) -> None:
         """Load (or download) the model in a worker thread so the viewer stays
@@ -74,11 +103,13 @@ class Sam2Controller(LayerBinding, ObjectEditing):
 
         def done(*_):
             self._loading = None
+            self._on_busy(None)
             self.update_prompts()
             self.prefetcher.request()
 
         def failed(exc):
             self._loading = None
+            self._on_busy(None)
             notify.error(f"SAM 2: could not load the model: {exc}")
 
         worker = create_worker(
@@ -91,6 +122,7 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         worker.returned.connect(done)
         worker.errored.connect(failed)
         self._loading = worker
+        self._on_busy(f"SAM 2: loading {spec.preset}…")
         worker.start()
 
     # -- sessions --------------------------------------------------------------
@@ -149,89 +181,50 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         self.update_prompts()
 
     @notify.reports_errors
-    def update_prompts(self) -> list[int]:
-        """Send changed prompts to the session and write the frames they touch.
+    def update_prompts(self) -> None:
+        """Bring the session up to date with the prompt layers (after any edit).
 
-        Returns the frames written. Called after any edit of the prompt layers.
+        The model steps run in a worker: this returns at once, and the masks are
+        written when ready (inline, before returning, when not ``threaded``).
         """
-        return self._update_prompts()
-
-    def _update_prompts(self) -> list[int]:
-        if self._loading is not None:
-            notify.info("the model is still loading: your prompts are used when it is ready")
-            return []
-        if self.is_running:
-            self._edited_while_running = True
-            notify.warning("propagation is running: the new prompts are used once it ends")
-            return []
-        self.ensure_layers()
-        st = self.state()
-        now = collect_prompts(
-            self.points_layer, self.shapes_layer, self.labels_layer, st.layout, self.current_object
-        )
-        changed = st.changed(now)
-        written = []
-        with self.editor.group():  # one undo step for this interaction
-            for frame, obj_id in changed:
-                prompt = now.get((frame, obj_id), FramePrompt())
-                if obj_id <= 0:
-                    st.mark_sent((frame, obj_id), prompt)
-                    raise ValueError(
-                        "label 0 is the background: select a label id >= 1 for the object"
-                    )
-                try:
-                    result = self._send(st, frame, obj_id, prompt)
-                finally:
-                    # A bad prompt is reported once, not on every edit.
-                    st.mark_sent((frame, obj_id), prompt)
-                if result is not None:  # a click changes its own object only
-                    self.write_result(result, st.layout, only=obj_id)
-                written.append(frame)
-        if changed:
-            self.objects_changed.emit()
-        return written
-
-    def _send(self, st: SessionState, frame: int, obj_id: int, prompt: FramePrompt):
-        """Make the session's prompt on ``frame`` this one; the frame's result, or
-        None when the prompt is empty (the object's label there is cleared)."""
-        self._candidate_index.pop((frame, obj_id), None)
-        box = None if prompt.box is None else np.asarray(prompt.box)
-        points = np.asarray(prompt.points) if prompt.points else None
-        labels = np.asarray(prompt.labels) if prompt.points else None
-        result = st.session.set_prompt(frame, obj_id, box=box, points=points, labels=labels)
-        if prompt.empty:
-            self.editor.clear_object(obj_id, st.layout.labels_index(frame))
-            return None
-        return result
+        self._update_prompts()
 
     def write_result(
-        self, result, layout: StackLayout | None = None, only: int | None = None
+        self,
+        result,
+        layout: StackLayout | None = None,
+        only: int | None = None,
+        editor: LabelsEditor | None = None,
     ) -> None:
         """Write a ``FrameResult`` (all its objects, or ``only`` one) into the Labels
-        layer; one undo step unless inside a group or run."""
+        layer (``editor``'s: a run keeps writing to its own image's labels); one
+        undo step unless inside a group or run."""
         layout = layout or self.state().layout
         ids, masks = result.obj_ids, result.masks
         if only is not None:
             ids, masks = (only,), [result.mask_of(only)]
-        self.editor.write_plane(
+        (editor or self.editor).write_plane(
             layout.labels_index(result.frame), ids, masks, self.settings.overwrite
         )
         self.frame_written.emit(result.frame)
 
+    def shown_selection(self, layer) -> list[int]:
+        """The selected points of ``layer`` that lie on the slice shown now."""
+        if not layer.selected_data or self.labels_layer is None:
+            return []
+        layout, frame = self.layout(), self.current_frame()
+        picked = sorted(layer.selected_data)
+        to_labels = self.labels_layer.world_to_data
+        coords = [to_labels(layer.data_to_world(layer.data[i])) for i in picked]
+        return [i for i, c in zip(picked, coords) if layout.frame_of(np.asarray(c)) == frame]
+
     @notify.reports_errors
-    def cycle_candidate(self, frame: int | None = None, obj_id: int | None = None) -> int | None:
-        """Show the next of the three candidate masks of the last click; returns its index."""
-        st = self.state()
+    def cycle_candidate(self, frame: int | None = None, obj_id: int | None = None) -> None:
+        """Show the next of the three candidate masks of the last click (after the
+        clicks being segmented, if any)."""
         frame = self.current_frame() if frame is None else frame
         obj_id = self.current_object if obj_id is None else obj_id
-        if obj_id not in st.session.obj_ids or st.session.candidates(frame, obj_id) is None:
-            notify.info("no candidate masks here: click once on this slice first")
-            return None
-        n = len(st.session.candidates(frame, obj_id).iou)
-        index = (self._candidate_index.get((frame, obj_id), -1) + 1) % n
-        self._candidate_index[(frame, obj_id)] = index
-        self.write_result(st.session.select_candidate(frame, obj_id, index), st.layout, only=obj_id)
-        return index
+        self.jobs.submit(f"cycle {frame} {obj_id}", lambda: self._cycle_job(frame, obj_id))
 
     @notify.reports_errors
     def add_mask_prompt(
@@ -253,10 +246,23 @@ class Sam2Controller(LayerBinding, ObjectEditing):
                 f"expected {st.session.frame_shape}"
             )
         label = mask_layer.selected_label if source_label is None else source_label
-        self.write_result(
-            st.session.add_mask(frame, obj_id, plane == label), st.layout, only=obj_id
-        )
-        self.objects_changed.emit()
+        session, layout, editor = st.session, st.layout, self.editor
+
+        def job() -> Job:
+            action = self._begin_action("mask prompt", st, editor)
+
+            def done(result) -> None:
+                with editor.record(action.changes):
+                    self.write_result(result, layout, only=obj_id, editor=editor)
+                self.history.push(action)
+                self.objects_changed.emit()
+
+            return Job(
+                lambda: session.add_mask(frame, obj_id, plane == label), done, self._job_failed,
+                f"SAM 2: segmenting slice {frame}…",
+            )
+
+        self.jobs.submit("mask", job)
 
     # -- prompts files -----------------------------------------------------------------
     @notify.reports_errors
@@ -297,60 +303,3 @@ class Sam2Controller(LayerBinding, ObjectEditing):
         return len(records)
 
     # -- propagation -------------------------------------------------------------------
-    @property
-    def is_running(self) -> bool:
-        return self.run is not None and not self.run.finished
-
-    @notify.reports_errors
-    def propagate(
-        self,
-        direction: str = "forward",
-        first: int | None = None,
-        last: int | None = None,
-        start: int | None = None,
-    ) -> PropagationRun | None:
-        """Propagate all objects over ``[first, last]`` from ``start`` (default: the
-        first prompted slice); each slice is written as it arrives; one undo step."""
-        if self.is_running:
-            raise ValueError("a propagation is already running")
-        self._update_prompts()
-        st = self.state()
-        plan = make_plan(st.session, direction, first, last, start)
-        editor = self.editor
-        editor.begin_run()
-        self.progress.emit(0, plan.total)
-
-        visited = set()
-
-        def on_frame(result):
-            self.write_result(result, st.layout)
-            visited.add(result.frame)
-            # Long-stack mode yields changed frames again at the end: those add no progress.
-            self.progress.emit(min(self.run.done, plan.total), plan.total)
-
-        def on_done(cancelled, error):
-            if cancelled and st.session.memory_tree is not None:
-                # The session kept the best pathway's path of the frames visited so far.
-                for frame in sorted(visited):
-                    self.write_result(st.session.result(frame), st.layout)
-            editor.end_run()
-            self.running_changed.emit(False)
-            if getattr(self, "_edited_while_running", False):  # catch up on those edits
-                self._edited_while_running = False
-                self.update_prompts()
-            if error is not None:
-                notify.error(f"propagation failed: {error}")
-            elif cancelled:
-                notify.info(f"propagation cancelled after {self.run.done} of {plan.total} slices")
-            self.prefetcher.request()  # the slice shown is likely the next to be refined
-
-        self.run = PropagationRun(
-            iterate_plan(st.session, plan), plan.total, on_frame, on_done, self.threaded
-        )
-        self.running_changed.emit(True)
-        return self.run.start()
-
-    def cancel(self) -> None:
-        """Stop the running propagation between frames."""
-        if self.is_running:
-            self.run.cancel()

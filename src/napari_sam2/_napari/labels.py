@@ -1,18 +1,20 @@
-"""Writing masks into a napari Labels layer through its undo history.
+"""Writing masks into a napari Labels layer, keeping what each write replaced.
 
-Every write goes through ``Labels.data_setitem`` (which records history).
-Writes are grouped with ``Labels.block_history()`` into one undo step per
-interaction; a propagation run keeps that context open from its first to
-its last frame (:meth:`LabelsEditor.begin_run` / :meth:`LabelsEditor.end_run`),
-so the whole run is one undo step even though its frames arrive over time.
-napari's ``block_history`` commits when *any* nesting level exits, so all
-grouping goes through one editor per layer, which nests by counting.
+The plugin's writes do not go into napari's own history of the layer: that
+history holds the brush strokes painted by hand. Instead the editor records,
+while an action is open (:meth:`LabelsEditor.record`), every pixel it
+changes (old and new value); the plugin's undo
+(:mod:`napari_sam2._napari.undo`) puts the old values back where the pixel
+still holds the action's value (a stroke painted since stays). A propagation run
+records from its first to its last frame, so the whole run is one step even
+though its frames arrive over time, and a stroke painted meanwhile stays a
+step of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -45,23 +47,33 @@ def _plane_indices(prefix: tuple[int, ...], rows: np.ndarray, cols: np.ndarray) 
 
 
 class LabelsEditor:
-    """Undoable writes of per-frame object masks into one Labels layer."""
+    """Writes of per-frame object masks into one Labels layer, recorded for undo."""
 
     def __init__(self, layer) -> None:
         self.layer = layer
-        self._run: ExitStack | None = None
-        self._depth = 0
+        self._changes: list | None = None  # (indices, old, new) while recording
 
     @contextmanager
-    def group(self) -> Iterator[None]:
-        """Group all writes inside into one undo step (nestable)."""
-        self.begin_run()
+    def record(self, changes: list) -> Iterator[list]:
+        """Append to ``changes`` every write made inside: ``(indices, old, new)``."""
+        self.begin_record(changes)
         try:
-            yield
+            yield changes
         finally:
-            self.end_run()
+            self.end_record()
 
-    # -- single interactions -------------------------------------------------
+    def begin_record(self, changes: list) -> None:
+        """Start recording into ``changes`` (until :meth:`end_record`)."""
+        self._changes = changes
+
+    def end_record(self) -> None:
+        self._changes = None
+
+    @property
+    def recording(self) -> bool:
+        return self._changes is not None
+
+    # -- writes --------------------------------------------------------------
     def write_plane(
         self,
         prefix: tuple[int, ...],
@@ -69,46 +81,44 @@ class LabelsEditor:
         masks: Iterable[np.ndarray],
         overwrite: bool = False,
     ) -> int:
-        """Write masks on the plane at ``prefix`` as one undo step (or into the
-        open run). Returns the number of pixels changed."""
-        with self.group():
-            return self._set_plane(prefix, obj_ids, masks, overwrite)
-
-    def clear_object(self, obj_id: int, prefix: tuple[int, ...] | None = None) -> int:
-        """Erase one object everywhere (or on one plane) as one undo step."""
-        data = np.asarray(self.layer.data)
-        region = data if prefix is None else data[prefix]
-        found = np.nonzero(region == obj_id)
-        if found[0].size == 0:
-            return 0
-        indices = found if prefix is None else _plane_indices(prefix, *found)
-        with self.group():
-            self.layer.data_setitem(indices, 0)
-        return int(found[0].size)
-
-    # -- propagation runs ----------------------------------------------------
-    def begin_run(self) -> None:
-        """Start grouping writes into one undo step (until the matching end_run)."""
-        self._depth += 1
-        if self._run is None:
-            self._run = ExitStack()
-            self._run.enter_context(self.layer.block_history())
-
-    def end_run(self) -> None:
-        """Commit the writes since the outermost :meth:`begin_run` as one undo step."""
-        self._depth = max(0, self._depth - 1)
-        if self._depth == 0 and self._run is not None:
-            run, self._run = self._run, None
-            run.close()
-
-    @property
-    def in_run(self) -> bool:
-        return self._run is not None
-
-    def _set_plane(self, prefix, obj_ids, masks, overwrite) -> int:
+        """Write masks on the plane at ``prefix``. Returns the number of pixels changed."""
         current = np.asarray(self.layer.data[prefix])
         new = merge_frame(current, obj_ids, masks, overwrite)
+        return self._put(prefix, current, new)
+
+    def clear_object(self, obj_id: int, prefix: tuple[int, ...] | None = None) -> int:
+        """Erase one object everywhere (or on one plane); the number of pixels erased."""
+        data = np.asarray(self.layer.data)
+        if prefix is not None:
+            plane = np.asarray(data[prefix])
+            return self._put(prefix, plane, np.where(plane == obj_id, 0, plane))
+        hit = data == obj_id
+        if data.ndim == 2:
+            return self._put((), data, np.where(hit, 0, data)) if hit.any() else 0
+        count = 0
+        for index in zip(*np.nonzero(hit.any(axis=(-2, -1)))):
+            pre = tuple(int(i) for i in index)
+            plane = np.asarray(data[pre])
+            count += self._put(pre, plane, np.where(plane == obj_id, 0, plane))
+        return count
+
+    def restore(self, changes: list) -> None:
+        """Undo recorded writes, newest first: a pixel gets its old value back
+        where it still holds the value written (later hand-painting stays)."""
+        data = self.layer.data
+        for indices, old, new in reversed(changes):
+            still = np.asarray(data[indices]) == new
+            data[tuple(i[still] for i in indices)] = old[still]
+        if changes:
+            self.layer.refresh()
+
+    def _put(self, prefix: tuple[int, ...], current: np.ndarray, new: np.ndarray) -> int:
         rows, cols = np.nonzero(new != current)
-        if rows.size:
-            self.layer.data_setitem(_plane_indices(prefix, rows, cols), new[rows, cols])
+        if not rows.size:
+            return 0
+        indices = _plane_indices(prefix, rows, cols)
+        if self._changes is not None:
+            self._changes.append((indices, current[rows, cols].copy(), new[rows, cols].copy()))
+        self.layer.data[indices] = new[rows, cols]
+        self.layer.refresh()  # a hidden layer is sliced again when shown
         return int(rows.size)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from napari_sam2._napari.bindings import ImageBindings, ImageLayers
 from napari_sam2._napari.layout import StackLayout, check_dtype
 
 
@@ -21,6 +22,30 @@ class LayerBinding:
         self.frame_axis: int | None = 0
         self.channel_axis: int | None = None
         self.channel: int | None = None
+        self.bindings = ImageBindings()
+
+    # -- one set of layers per image -------------------------------------------
+    @property
+    def image_layers(self) -> ImageLayers:
+        """The current image's prompt and output layers."""
+        return ImageLayers(self.labels_layer, self.points_layer, self.shapes_layer)
+
+    def remember_layers(self) -> None:
+        """Bind the current prompt/output layers to the current image."""
+        self.bindings.bind(self.image_layer, self.image_layers)
+
+    def switch_image(self, image) -> ImageLayers:
+        """Make ``image`` current with its own layers (None where it has none yet);
+        the layers of the image left are remembered for when it comes back."""
+        if image is self.image_layer:
+            return self.image_layers
+        self.remember_layers()
+        self.image_layer = image
+        mine = self.bindings.layers_of(image).alive(self.viewer.layers)
+        self.labels_layer, self.points_layer, self.shapes_layer = (
+            mine.labels, mine.points, mine.shapes
+        )
+        return mine
 
     # -- configuration ---------------------------------------------------------
     def base_layout(self) -> StackLayout:
@@ -81,18 +106,23 @@ class LayerBinding:
             self.points_layer = self.viewer.add_points(
                 np.empty((0, ndim)),
                 ndim=ndim,
-                name="SAM2 points",
+                name=f"{image.name} points",
                 size=max(3, base.spatial_shape[0] // 40),
                 **geometry,
             )
         if self.shapes_layer is None or self.shapes_layer not in self.viewer.layers:
             self.shapes_layer = self.viewer.add_shapes(
                 ndim=ndim,
-                name="SAM2 boxes",
+                name=f"{image.name} boxes",
                 edge_color="yellow",
                 face_color="transparent",
                 **geometry,
             )
+        self.remember_layers()
+        self._layers_ready()
+
+    def _layers_ready(self) -> None:
+        """Called once the prompt and output layers exist (a hook for subclasses)."""
 
     @property
     def current_object(self) -> int:

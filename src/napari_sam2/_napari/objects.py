@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napari_sam2._napari import notify
-from napari_sam2._napari.prompts import append_points
 
 
 @dataclass
@@ -43,17 +42,6 @@ def remove_prompts(obj_id: int, points_layer, shapes_layer) -> RemovedPrompts:
     return removed
 
 
-def restore_prompts(removed: RemovedPrompts, points_layer, shapes_layer) -> None:
-    """Put removed prompts back with their features."""
-    if removed.points is not None and points_layer is not None:
-        append_points(points_layer, removed.points, removed.point_features)
-    if removed.shapes and shapes_layer is not None:
-        defaults = shapes_layer.feature_defaults.iloc[0].to_dict()
-        shapes_layer.feature_defaults = {**defaults, "obj_id": removed.obj_id}
-        shapes_layer.add(removed.shapes, shape_type=removed.shape_types)
-        shapes_layer.feature_defaults = defaults
-
-
 class ObjectEditing:
     """Object-list operations of :class:`Sam2Controller` (a mixin: it uses the
     controller's layers, sessions and editor)."""
@@ -79,35 +67,43 @@ class ObjectEditing:
 
     @notify.reports_errors
     def delete_object(self, obj_id: int) -> None:
-        """Delete an object: its labels (one undo step) and its prompts."""
+        """Delete an object: its labels and its prompts, one undo step."""
         if self.is_running:
             raise ValueError("cancel the propagation before deleting objects")
+        if self.jobs.busy:
+            raise ValueError("SAM 2 is still working: delete once it is done")
+        from napari_sam2._napari.undo import PromptLayers
+
+        st = self.state(create=False)
+        action = None
+        if st is not None and self.labels_layer is not None:
+            before = PromptLayers.of(self.points_layer, self.shapes_layer)
+            action = self._begin_action("object deletion", st, self.editor, prompts=before)
         self._muted = True
         try:
-            self._removed = remove_prompts(obj_id, self.points_layer, self.shapes_layer)
+            remove_prompts(obj_id, self.points_layer, self.shapes_layer)
         finally:
             self._muted = False
-        for st in self._states.values():
-            if obj_id in st.session.obj_ids:
-                st.session.remove_object(obj_id)
-            st.forget_object(obj_id)
+        self._mark_synced()
+        for other in self._states.values():
+            if obj_id in other.session.obj_ids:
+                other.session.remove_object(obj_id)
+            other.forget_object(obj_id)
         if self.labels_layer is not None:
-            self.editor.clear_object(obj_id)
+            with self.editor.record(action.changes if action is not None else []):
+                self.editor.clear_object(obj_id)
+        if action is not None:
+            self.history.push(action)
         self.objects_changed.emit()
+
+    @property
+    def can_undo_delete(self) -> bool:
+        """Whether the last user action was an object deletion."""
+        return getattr(self.history.last, "name", None) == "object deletion"
 
     @notify.reports_errors
     def undo_delete(self) -> None:
-        """Bring back the last deleted object: its labels (Labels undo) and prompts."""
-        removed, self._removed = self._removed, None
-        if removed is None:
-            raise ValueError("nothing to restore")
-        self.labels_layer.undo()
-        self._muted = True
-        try:
-            restore_prompts(removed, self.points_layer, self.shapes_layer)
-        finally:
-            self._muted = False
-        # Prompted slices are segmented again; propagated slices came back with the undo.
-        for st in self._states.values():
-            st.forget_object(removed.obj_id)
-        self.update_prompts()
+        """Bring back the last deleted object (when deleting was the last action)."""
+        if not self.can_undo_delete:
+            raise ValueError("nothing to restore: the last action was not a deletion")
+        self.undo()

@@ -74,21 +74,30 @@ def set_current_object(obj_id: int, *layers) -> None:
             layer.feature_defaults = defaults
 
 
-def toggle_polarity(layer) -> bool:
-    """Flip positive/negative: the selected points if any, else the next point's.
-    Returns the polarity new points will get."""
-    selected = sorted(layer.selected_data)
-    if selected:
-        feats = layer.features
-        feats.loc[selected, "positive"] = ~feats.loc[selected, "positive"].astype(bool)
-        layer.features = feats
-        layer.refresh_colors()
-    positive = not bool(layer.feature_defaults["positive"].iloc[0])
-    if not selected:
-        defaults = layer.feature_defaults.iloc[0].to_dict()
-        defaults["positive"] = positive
-        layer.feature_defaults = defaults
-    return bool(layer.feature_defaults["positive"].iloc[0]) if selected else positive
+def toggle_polarity(layer, obj_id: int) -> bool:
+    """Flip the polarity of the *next* point (new points belong to ``obj_id``).
+
+    The points napari selected after a click are left as they are: the key
+    is about the next click, whatever slice the last one was on. Returns the
+    polarity new points will get.
+    """
+    defaults = layer.feature_defaults.iloc[0].to_dict()
+    positive = not bool(defaults["positive"])
+    layer.feature_defaults = {**defaults, "positive": positive, "obj_id": int(obj_id)}
+    return positive
+
+
+def flip_points(layer, indices) -> None:
+    """Flip positive/negative of the points at ``indices`` (the defaults stay)."""
+    indices = sorted(indices)
+    if not indices:
+        return
+    defaults = layer.feature_defaults
+    feats = layer.features.copy()
+    feats.loc[indices, "positive"] = ~feats.loc[indices, "positive"].astype(bool)
+    layer.features = feats
+    layer.feature_defaults = defaults
+    layer.refresh_colors()
 
 
 def _to_labels_coords(layer, coords: np.ndarray, reference) -> np.ndarray:
@@ -137,6 +146,18 @@ def collect_prompts(
         key: FramePrompt(tuple(e["points"]), tuple(e["labels"]), e["box"])
         for key, e in found.items()
     }
+
+
+def points_outside(points_layer, reference, layout: StackLayout) -> list[int]:
+    """Indices of the points on the tracked plane that lie outside the image
+    (the engine's rule: 0 <= x <= width, 0 <= y <= height, in pixels)."""
+    if points_layer is None or not len(points_layer.data):
+        return []
+    coords = _to_labels_coords(points_layer, np.asarray(points_layer.data), reference)
+    h, w = layout.spatial_shape
+    rows, cols = coords[:, -2], coords[:, -1]
+    bad = (rows < 0) | (rows > h) | (cols < 0) | (cols > w)
+    return [int(i) for i in np.flatnonzero(bad) if layout.frame_of(coords[i]) is not None]
 
 
 def to_records(prompts: dict) -> list[PromptRecord]:

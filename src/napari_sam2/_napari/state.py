@@ -44,3 +44,7 @@ class SessionState:
     def forget_object(self, obj_id: int) -> None:
         """Forget what was sent for ``obj_id`` (deleted, or about to be restored)."""
         self._sent = {k: v for k, v in self._sent.items() if k[1] != obj_id}
+
+    def restore_sent(self, sent: Mapping[PromptKey, FramePrompt]) -> None:
+        """Make ``sent`` what the session was given (undo put the session back)."""
+        self._sent = dict(sent)

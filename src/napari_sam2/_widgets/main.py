@@ -87,6 +87,9 @@ class Sam2Widget(QWidget):
         self.load_button.clicked.connect(lambda: self.load_prompts())
         self.use_mask.clicked.connect(self._use_mask)
         self.controller.running_changed.connect(self._on_running)
+        self.controller.stopping.connect(
+            lambda: self.status.setText("stopping… (after the slice being computed)")
+        )
         # Once the viewer rests on a slice, get it ready for a click (see prefetch.py).
         self._settled = QTimer(self)
         self._settled.setSingleShot(True)
@@ -150,6 +153,11 @@ class Sam2Widget(QWidget):
     # -- choices -> controller ---------------------------------------------------
     def _image_changed(self, *_):
         image = self.image.layer()
+        # Each image has its own prompt and output layers: show (or make) those.
+        mine = self.controller.switch_image(image)
+        layers = (mine.labels, mine.points, mine.shapes)
+        for combo, layer in zip((self.labels, self.points, self.boxes), layers):
+            combo.set_layer(layer, emit=False)
         self.frame_axis.blockSignals(True)
         self.channel_axis.blockSignals(True)
         self.frame_axis.clear()
@@ -315,16 +323,18 @@ class Sam2Widget(QWidget):
 
 
 def _axis_names(image) -> list[str]:
-    """Axis labels for the combos: napari's axis labels where set, else the axis number."""
+    """Axis names for the combos: the layer's axis labels where set (t, z...), else
+    napari's own slider naming (-4, -3...) with the axis number and length."""
     ndim = image.ndim - 2
     shape = image.data.shape if not image.multiscale else image.data[0].shape
-    labels = list(getattr(image, "axis_labels", ()) or [])[:ndim]
+    labels = [str(x) for x in (getattr(image, "axis_labels", ()) or ())][:ndim]
     names = []
     for a in range(ndim):
-        name = (
-            labels[a]
-            if a < len(labels) and not str(labels[a]).lstrip("-").isdigit()
-            else f"axis {a}"
-        )
-        names.append(f"{name} ({shape[a]})")
+        label = labels[a] if a < len(labels) else ""
+        if label and not label.lstrip("-").isdigit():
+            names.append(f"{label} ({shape[a]})")
+        elif label:
+            names.append(f"slider {label} (axis {a}, {shape[a]})")
+        else:
+            names.append(f"axis {a} ({shape[a]})")
     return names

@@ -64,7 +64,7 @@ class ObjectsTable(QWidget):
 
     def delete(self, obj_id: int) -> None:
         self.controller.delete_object(obj_id)
-        self.undo_button.setEnabled(self.controller._removed is not None)
+        self.undo_button.setEnabled(self.controller.can_undo_delete)
 
     def _undo_delete(self) -> None:
         self.controller.undo_delete()

@@ -62,6 +62,7 @@ class PropagationPanel(QWidget):
         self.cancel.clicked.connect(controller.cancel)
         controller.progress.connect(self._on_progress)
         controller.running_changed.connect(self._on_running)
+        controller.stopping.connect(self._on_stopping)
 
     def set_num_frames(self, n: int) -> None:
         for spin in (self.first, self.last):
@@ -85,7 +86,12 @@ class PropagationPanel(QWidget):
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(min(done, total))
 
+    def _on_stopping(self) -> None:
+        self.cancel.setText("Stopping…")
+        self.cancel.setEnabled(False)
+
     def _on_running(self, running: bool) -> None:
+        self.cancel.setText("Cancel")
         self.cancel.setEnabled(running)
         for b in (self.backward, self.both, self.forward):
             b.setEnabled(not running)
