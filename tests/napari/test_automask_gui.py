@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 
 from napari_sam2._napari.sample_data import make_timelapse
 
@@ -28,5 +29,6 @@ def test_segment_all_fills_the_slice_keeps_hand_labels_and_undoes(open_widget, q
     assert len(new) == panel.run.count and new.min() > 7  # fresh ids above those in use
     assert data[1, 2, 3] == 7  # the hand-painted label stays (overwrite off)
     np.testing.assert_array_equal(data[[0, 2]], before[[0, 2]])  # other slices untouched
-    labels.undo()  # the whole segmentation is one undo step
+    widget.controller.undo()  # the whole segmentation is one step of the plugin's undo
+    settle(widget.controller)
     np.testing.assert_array_equal(labels.data, before)

@@ -74,7 +74,11 @@ class SegmentAllRun:
             first = ctrl.new_object_id()
             masks = [labels == k for k in range(1, n + 1)]
             ids = list(range(first, first + n))
-            ctrl.editor.write_plane(self.prefix, ids, masks, ctrl.settings.overwrite)
+            st, editor = ctrl.state(), ctrl.editor
+            action = ctrl._begin_action("segment all", st, editor)
+            with editor.record(action.changes):  # one step of the plugin's undo history
+                editor.write_plane(self.prefix, ids, masks, ctrl.settings.overwrite)
+            ctrl.history.push(action)
             ctrl.frame_written.emit(self.frame)
             self.count = n
             notify.info(f"SAM 2: {n} objects found on slice {self.frame}"
