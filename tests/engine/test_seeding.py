@@ -59,7 +59,7 @@ def test_every_label_becomes_an_object_on_several_frames(small_model, stack):
         seed_from_labels(session, 0, stack.labels[0][:10])
 
 
-def test_track_all_with_the_model_gives_a_consistent_lineage(small_model, stack):
+def test_track_all_with_the_model_gives_a_consistent_lineage(small_model, stack, tmp_path):
     seen = []
     result = track_all(small_model, stack.image, LabelStack(stack.labels),
                        TrackAllOptions(stop=4, reseed_every=2, rules=ReseedRules(min_area=5)),
@@ -76,6 +76,18 @@ def test_track_all_with_the_model_gives_a_consistent_lineage(small_model, stack)
         frames, scores, ious = graph.track(tid).confidence()
         assert np.isfinite(scores).all()
         assert np.isfinite(ious[frames != first]).all()  # tracked frames have a predicted IoU
+    # The result reads back in traccuracy (CTC) and geff.
+    import geff
+    from traccuracy.loaders import load_ctc_data
+
+    from napari_sam2.export_lineage import write_geff, write_lineage_ctc
+
+    write_lineage_ctc(tmp_path / "RES", labels[:4], graph)
+    loaded = load_ctc_data(str(tmp_path / "RES"), str(tmp_path / "RES" / "res_track.txt"))
+    assert loaded.graph.number_of_nodes() == sum(len(graph.track(t).frames)
+                                                 for t in graph.track_ids)
+    g, _ = geff.read(str(write_geff(tmp_path / "run.geff", graph)))
+    assert g.number_of_nodes() == loaded.graph.number_of_nodes()
 
 
 def test_track_all_with_a_perfect_tracker_recovers_the_lineage(stack):
