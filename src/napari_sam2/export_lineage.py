@@ -19,7 +19,7 @@ import numpy as np
 from napari_sam2.engine.lineage import TrackGraph
 from napari_sam2.export import write_ctc
 
-__all__ = ["lineage_networkx", "write_geff", "write_lineage_ctc"]
+__all__ = ["lineage_networkx", "track_stack_summary", "write_geff", "write_lineage_ctc"]
 
 
 def write_lineage_ctc(folder: str | os.PathLike, labels,
