@@ -115,7 +115,7 @@ def track_all_from_layer(controller, layer, reseed_every: int | None = None,
         if on_finished is not None:
             on_finished(job)
 
-    job.run = _start(controller, work(), st.session.num_frames - start, on_result, finished)
+    job.run = _start(controller, work(), 1, on_result, finished)  # one result: the run
     return job
 
 

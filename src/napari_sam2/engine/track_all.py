@@ -129,7 +129,7 @@ class _Run:
             self.labels[frame][self.labels[frame] == obj] = 0
             self.end(obj, after=frame - 1)
         mothers = {s: m for m, pair in decision.divisions for s in pair}
-        next_id = max(self.graph.track_ids, default=0) + 1
+        next_id = max([*self.graph.track_ids, *self.session.obj_ids], default=0) + 1
         for label in decision.new:
             obj, next_id = next_id, next_id + 1
             self.session.add_mask(frame, obj, seeds == label)
