@@ -59,6 +59,16 @@ def test_every_label_becomes_an_object_on_several_frames(small_model, stack):
         seed_from_labels(session, 0, stack.labels[0][:10])
 
 
+def test_non_overlap_gives_each_pixel_to_one_object(small_model, stack):
+    session = VideoSession(small_model, stack.image[:2], non_overlap=True)
+    seed_from_labels(session, 0, stack.labels[0])
+    seed_from_labels(session, 0, (stack.labels[0] > 0) * 50)  # one object over all the cells
+    for result in session.propagate(0, max_frames=1):
+        assert result.masks.sum(axis=0).max() <= 1
+    session.non_overlap = False
+    assert session.result(0).masks.sum(axis=0).max() == 2  # the seeds do overlap
+
+
 def test_track_all_with_the_model_gives_a_consistent_lineage(small_model, stack, tmp_path):
     seen = []
     result = track_all(small_model, stack.image, LabelStack(stack.labels),
