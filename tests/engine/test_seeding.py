@@ -135,3 +135,13 @@ def test_options_are_checked():
         TrackAllOptions(start=3, stop=3)
     with pytest.raises(ValueError, match="within"):
         TrackAllOptions(stop=30).frame_range(10)
+
+
+def test_long_stack_mode_keeps_the_predicted_iou_too(small_model, stack):
+    from napari_sam2.engine.memory_tree import MemoryTree
+
+    session = VideoSession(small_model, stack.image[:3], memory_tree=MemoryTree(pathways=2))
+    seed_from_labels(session, 0, stack.labels[0])
+    results = list(session.propagate(0))
+    assert np.isnan(results[0].ious).all()  # a mask prompt has no predicted IoU
+    assert all(np.isfinite(r.ious).all() for r in results[1:])
