@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stand-in weights: no download, meaningless masks (checks an install)")
     _model_options(p, default_model="demo")
     p.set_defaults(func=cmd_demo)
+    from napari_sam2.cli_track_all import add_parser as add_track_all
+
+    add_track_all(sub, _model_options, _load_model, _Bar)
     _add_train_parser(sub)
     _add_segment_all_parser(sub)
     add_batch_parser(sub)

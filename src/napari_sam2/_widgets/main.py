@@ -30,6 +30,7 @@ from napari_sam2._widgets.layer_combo import LayerCombo
 from napari_sam2._widgets.objects_table import ObjectsTable
 from napari_sam2._widgets.propagation_panel import PropagationPanel
 from napari_sam2._widgets.settings import ModelSettings
+from napari_sam2._widgets.track_all_panel import TrackAllPanel
 
 NEW = "(new)"
 SETTLE_MS = 300  # a slice shown this long is prepared for a click
@@ -74,6 +75,8 @@ class Sam2Widget(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self._build_layout()
+        self.track_all = TrackAllPanel(self.controller, napari_viewer)
+        self.layout().insertWidget(4, self.track_all)  # after "Propagate"
 
         self.image.currentIndexChanged.connect(self._image_changed)
         for combo in (self.frame_axis, self.channel_axis):

@@ -60,6 +60,7 @@ class _Entry:
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     has_features: bool
+    iou: torch.Tensor | None = None
 
 
 @dataclass
@@ -259,7 +260,8 @@ class MemoryBank:
             self._drop(obj, kind, frame)
             return None
         return FrameMemory(
-            tensors["mask_logits"], entry.obj_ptr, entry.object_score, tensors.get("features")
+            tensors["mask_logits"], entry.obj_ptr, entry.object_score, tensors.get("features"),
+            entry.iou,
         )
 
     def latest(self, obj_id: int, frame: int) -> FrameMemory | None:
@@ -278,7 +280,7 @@ class MemoryBank:
         self._drop(obj, kind, frame)
         key = self._shared.put(tensors)
         obj.memories[kind][frame] = _Entry(
-            key, memory.obj_ptr, memory.object_score, memory.features is not None
+            key, memory.obj_ptr, memory.object_score, memory.features is not None, memory.iou
         )
         obj.revision += 1
 

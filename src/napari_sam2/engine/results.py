@@ -31,6 +31,8 @@ class FrameResult:
     low_res_logits: np.ndarray  # (N, h, w) float32
     object_score_logits: np.ndarray  # (N,) float32
     masks: np.ndarray  # (N, H, W) bool
+    # (N,) float32 the decoder's predicted IoU of each mask; NaN where none (mask prompts)
+    ious: np.ndarray | None = None
 
     def mask_of(self, obj_id: int) -> np.ndarray:
         """The ``(H, W)`` bool mask of one object."""
@@ -74,10 +76,13 @@ def frame_result(
     """The result of a frame from each object's memory there (None: the object has none)."""
     logits = torch.full((len(obj_ids), 1, side, side), NO_OBJ_SCORE)
     scores = torch.full((len(obj_ids),), NO_OBJ_SCORE)
+    ious = torch.full((len(obj_ids),), float("nan"))
     for i, mem in enumerate(memories):
         if mem is not None:
             logits[i] = mem.mask_logits[0].float().cpu()
             scores[i] = mem.object_score.reshape(()).float().cpu()
+            if mem.iou is not None:
+                ious[i] = mem.iou.reshape(-1)[0].float().cpu()
     if non_overlap and len(obj_ids) > 1:
         logits = apply_non_overlap(logits)
     return FrameResult(
@@ -86,6 +91,7 @@ def frame_result(
         low_res_logits=logits[:, 0].numpy(),
         object_score_logits=scores.numpy(),
         masks=upsample_logits(logits, frame_shape) > 0,
+        ious=ious.numpy(),
     )
 
 

@@ -58,7 +58,8 @@ class Tracker:
             self.cfg.multimask_min_pt_num <= prompt.num_points <= self.cfg.multimask_max_pt_num
         )
         out = model.segment(pix, feats.high_res, coords, labels, prev_logits, multimask)
-        mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits)
+        mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits,
+                          iou=out.ious.max(dim=-1).values)
         cands = None
         if multimask:
             cands = Candidates(
@@ -99,7 +100,7 @@ class Tracker:
         features = self.model.encode_memory(
             feats.embed, mem.mask_logits, mem.object_score, binarize=True
         )
-        return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features)
+        return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features, mem.iou)
 
     def track(
         self, feats: ImageFeatures, obj_ids: list[int], frame: int, direction: Direction
@@ -117,6 +118,7 @@ class Tracker:
                     out.obj_ptr[row : row + 1],
                     out.object_score_logits[row : row + 1],
                     features[row : row + 1],
+                    out.ious[row].max().reshape(1),  # tracking shows the best candidate
                 )
         return results  # type: ignore[return-value]
 
