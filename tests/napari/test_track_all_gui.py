@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.gui_wait import settle
 
 
 def _stack(n=4, size=128):
@@ -33,8 +34,9 @@ def test_seed_and_track_all_write_undoable_labels_and_export(open_widget, qtbot,
     qtbot.waitUntil(lambda: not widget.controller.is_running, timeout=120_000)
     assert set(widget.controller.session.obj_ids) == {1, 2}
     assert out.data[0].any() and not out.data[1:].any()
-    out.undo()
-    assert not out.data.any()
+    widget.controller.undo()  # one step of the plugin's undo: labels and session
+    settle(widget.controller)
+    assert not out.data.any() and not widget.controller.session.obj_ids
 
     panel.reseed.setValue(2)
     panel.track_button.click()
@@ -44,7 +46,8 @@ def test_seed_and_track_all_write_undoable_labels_and_export(open_widget, qtbot,
     assert result is not None and "tracks" in panel.summary.text()
     assert out.data[0].any()
     np.testing.assert_array_equal(out.data > 0, result.labels > 0)
-    out.undo()  # the whole run is one undo step
+    widget.controller.undo()  # the whole run is one undo step
+    settle(widget.controller)
     assert not out.data.any()
     panel.export(str(tmp_path))
     assert (tmp_path / "res_track.txt").exists()

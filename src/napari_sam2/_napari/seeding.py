@@ -50,12 +50,22 @@ class TrackAllJob:
         self.layout: StackLayout | None = None
 
 
-def _start(controller, work, total: int, on_result, on_finished=None) -> PropagationRun:
-    """Run the generator ``work`` in a worker (inline when not threaded) as the controller's run."""
+def _start(controller, st, name: str, work, total: int, on_result,
+           on_finished=None) -> PropagationRun:
+    """Run the generator ``work`` in a worker (inline when not threaded) as the controller's
+    run. Everything it changes (session, labels) is one step ``name`` of the plugin's
+    undo history; ``on_result(result, editor)`` writes on the GUI thread."""
     if controller.is_running:
         raise ValueError("a propagation is already running")
+    editor = controller.editor
+    action = controller._begin_action(name, st, editor)
+
+    def write(result) -> None:
+        with editor.record(action.changes):
+            on_result(result, editor)
 
     def on_done(cancelled, error):
+        controller.history.push(action)
         controller.running_changed.emit(False)
         controller.objects_changed.emit()
         if error is not None:
@@ -63,7 +73,7 @@ def _start(controller, work, total: int, on_result, on_finished=None) -> Propaga
         if on_finished is not None:
             on_finished(error)
 
-    controller.run = PropagationRun(work, total, on_result, on_done, controller.threaded)
+    controller.run = PropagationRun(work, total, write, on_done, controller.threaded)
     controller.running_changed.emit(True)
     return controller.run.start()
 
@@ -84,7 +94,9 @@ def seed_from_layer(controller, layer, frame: int | None = None) -> PropagationR
         seed_from_labels(st.session, frame, plane, ids="labels")
         yield st.session.result(frame)
 
-    return _start(controller, work(), 1, lambda result: controller.write_result(result, st.layout))
+    return _start(controller, st, "seed from labels", work(), 1,
+                  lambda result, editor: controller.write_result(result, st.layout,
+                                                                 editor=editor))
 
 
 @notify.reports_errors
@@ -106,27 +118,25 @@ def track_all_from_layer(controller, layer, reseed_every: int | None = None,
     def work():
         yield run_track_all(st.session, seeds, options)
 
-    def on_result(result: TrackAllResult) -> None:
+    def on_result(result: TrackAllResult, editor) -> None:
         job.result = result
-        _write_stack(controller, st.layout, result.labels, range(*options.frame_range(
+        _write_stack(controller, editor, st.layout, result.labels, range(*options.frame_range(
             st.session.num_frames)))
 
     def finished(error):
         if on_finished is not None:
             on_finished(job)
 
-    job.run = _start(controller, work(), 1, on_result, finished)  # one result: the run
+    job.run = _start(controller, st, "track all", work(), 1, on_result, finished)
     return job
 
 
-def _write_stack(controller, layout: StackLayout, labels: np.ndarray, frames) -> None:
-    """Write every frame's track ids as one undo step (overwrite as the settings say)."""
-    editor = controller.editor
-    with editor.group():
-        for frame in frames:
-            plane = labels[frame]
-            ids = [int(i) for i in np.unique(plane) if i]
-            if ids:
-                editor.write_plane(layout.labels_index(frame), ids, [plane == i for i in ids],
-                                   controller.settings.overwrite)
-                controller.frame_written.emit(frame)
+def _write_stack(controller, editor, layout: StackLayout, labels: np.ndarray, frames) -> None:
+    """Write every frame's track ids (overwrite as the settings say)."""
+    for frame in frames:
+        plane = labels[frame]
+        ids = [int(i) for i in np.unique(plane) if i]
+        if ids:
+            editor.write_plane(layout.labels_index(frame), ids, [plane == i for i in ids],
+                               controller.settings.overwrite)
+            controller.frame_written.emit(frame)

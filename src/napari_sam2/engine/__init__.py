@@ -66,6 +66,13 @@ _EXPORTS = {
     "AutoMaskGenerator": "napari_sam2.engine.automask",
     "AutoMaskSettings": "napari_sam2.engine.automask",
     "MaskRecord": "napari_sam2.engine.automask",
+    "seed_from_labels": "napari_sam2.engine.seeding",
+    "LabelStack": "napari_sam2.engine.seeding",
+    "TrackGraph": "napari_sam2.engine.lineage",
+    "ReseedRules": "napari_sam2.engine.lineage",
+    "TrackAllOptions": "napari_sam2.engine.track_all",
+    "TrackAllResult": "napari_sam2.engine.track_all",
+    "run_track_all": "napari_sam2.engine.track_all",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -81,6 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
         open_frames,
     )
     from napari_sam2.engine.image_predictor import ImagePredictor
+    from napari_sam2.engine.lineage import ReseedRules, TrackGraph
     from napari_sam2.engine.memory_bank import MemoryBank
     from napari_sam2.engine.memory_tree import MemoryTree
     from napari_sam2.engine.plan import PropagationPlan, make_plan
@@ -94,8 +102,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.prompts import MaskPrompt, PointPrompt, make_box, make_mask, make_points
     from napari_sam2.engine.results import FrameResult, ImagePrediction
     from napari_sam2.engine.runner import SegmentOptions, segment_stack
+    from napari_sam2.engine.seeding import LabelStack, seed_from_labels
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.engine.store import TensorStore
+    from napari_sam2.engine.track_all import TrackAllOptions, TrackAllResult, run_track_all
 
 
 def __getattr__(name: str) -> Any:
