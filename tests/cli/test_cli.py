@@ -236,10 +236,15 @@ def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
                  "--fill-holes", "-1", "--checkpoint", str(standin)]) == 1
 
 
-def test_bfloat16_without_a_gpu_is_a_user_error(tmp_path, stack, prompts, capsys):
+def test_bfloat16_on_a_cpu_without_bfloat16_units_is_a_user_error(
+    tmp_path, stack, prompts, capsys, monkeypatch
+):
+    from napari_sam2.checkpoints import loading
+
+    monkeypatch.setattr(loading, "cpu_supports_bfloat16", lambda: False)
     assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(tmp_path / "o.tif"),
                  "--device", "cpu", "--precision", "bfloat16"]) == 1
-    assert "bfloat16' needs a CUDA GPU" in _error(capsys)
+    assert "bfloat16' needs a CUDA GPU or a CPU with bfloat16 units" in _error(capsys)
     assert not (tmp_path / "o.tif").exists()
 
 

@@ -24,7 +24,8 @@ class PluginSettings:
 
     ``checkpoint`` None: the weights cache (downloaded on first use);
     ``image_size`` below 1024 is faster and coarser; ``bfloat16`` is used on a
-    CUDA GPU only; ``overwrite``: masks may replace other objects' labels;
+    CUDA GPU or a CPU with bfloat16 units only; ``overwrite``: masks may
+    replace other objects' labels;
     ``fill_hole_area``, ``non_overlap`` and ``memory_tree`` (long-stack mode)
     as in ``VideoSession``.
     """
