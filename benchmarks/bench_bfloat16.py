@@ -64,14 +64,18 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def _ours_propagate(model, frames: np.ndarray) -> float:
+def _ours_propagate(model, frames: np.ndarray, count: bool = False) -> float:
+    """Seconds per propagated frame, or (``count``) GFLOP per propagated frame."""
     from napari_sam2.engine.session import VideoSession
 
     session = VideoSession(model, frames, rgb=True)
     session.add_points(0, 1, [[170, 256]], [1])
-    t0 = time.perf_counter()
-    n = sum(1 for _ in session.propagate(start=0)) - 1  # frame 0 is the prompt
-    return (time.perf_counter() - t0) / n
+    n = [0]
+
+    def run() -> None:
+        n[0] = sum(1 for _ in session.propagate(start=0)) - 1  # frame 0 is the prompt
+
+    return (_flops(run) if count else _timed(run)) / n[0]
 
 
 def _ref_propagate(ref, folder: str) -> float:
@@ -116,7 +120,7 @@ def speed(args) -> None:
                            for t in range(len(frames))])
         with torch.inference_mode():  # warm-up, and the FLOPs of each step
             gf_encode = _flops(lambda: bf16.encode_image(x))
-        gf_total = _flops(lambda: _ours_propagate(bf16, frames[:2]))
+        gf_frame = _ours_propagate(bf16, frames, count=True)
         steps = {
             "encode": {
                 "reference float32": lambda: ref.forward_image(x),
@@ -153,9 +157,9 @@ def speed(args) -> None:
           f"on {os.cpu_count()} CPUs")
     print(f"matmul peak {PEAK_SIDE}^3 (best of the rounds): float32 {peak['float32']:.0f} GFLOP/s, "
           f"bfloat16 {peak['bfloat16']:.0f} GFLOP/s")
-    gf = {"encode": gf_encode, "propagate": gf_total}  # per frame: two-frame run / 1
-    print(f"FLOPs: encode {gf_encode:.0f} GFLOP; a propagated frame (with frame 0's memory "
-          f"encoding, 1 memory) {gf_total:.0f} GFLOP")
+    gf = {"encode": gf_encode, "propagate": gf_frame}
+    print(f"FLOPs (ours, torch.utils.flop_counter): encode {gf_encode:.0f} GFLOP; propagation "
+          f"{gf_frame:.0f} GFLOP per frame (mean over the same frames as timed)")
     print(f"{'step':10s} {'variant':18s} {'s/frame':>8s} {'vs ref':>7s} {'GFLOP/s':>8s} "
           f"{'% of peak':>9s}")
     for step in steps:
@@ -164,10 +168,10 @@ def speed(args) -> None:
             s = med[step, name]
             rate = gf[step] / s
             pk = peak["bfloat16" if "bfloat16" in name else "float32"]
-            extra = f"{rate:8.0f} {100 * rate / pk:8.0f}%" if step == "encode" else ""
+            extra = "" if name.startswith("reference") else f"{rate:8.0f} {100 * rate / pk:8.0f}%"
             print(f"{step:10s} {name:18s} {s:8.2f} {s / base:7.2f} {extra}")
-    print("(propagation GFLOP/s: see the FLOPs line; the memory attention grows with the "
-          "number of memories, so a per-frame rate is only given for the encoder)")
+    print("(GFLOP/s: ours only, against the matmul peak of the same precision; the "
+          "reference does more FLOPs per propagated frame)")
 
 
 def _compare(a_results, b_results) -> tuple[list[float], list[float]]:
