@@ -190,11 +190,14 @@ def test_segment_subprocess(tmp_path, stack, prompts, standin, fmt):
 
 
 @pytest.mark.slow
-def test_demo_subprocess(tmp_path, standin):
-    proc = run_cli(tmp_path, "demo", "--out", tmp_path / "demo", "--frames", "2",
-                   "--checkpoint", standin, "--image-size", "256", "--no-progress")
+def test_demo_subprocess_runs_offline_with_the_packaged_model(tmp_path):
+    """The README's main command: no checkpoint, no network, real masks."""
+    proc = run_cli(tmp_path, "demo", "--out", tmp_path / "demo", "--frames", "4",
+                   "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert "IoU" in proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("IoU"))
+    ious = [float(v) for v in line.split(":")[1].split()]
+    assert len(ious) == 4 and min(ious) >= 0.8, line
     for name in ("stack.tif", "prompts.json", "labels.tif"):
         assert (tmp_path / "demo" / name).exists()
 
@@ -236,10 +239,15 @@ def test_segment_big_output_is_memory_mapped_and_options_reach_the_session(
                  "--fill-holes", "-1", "--checkpoint", str(standin)]) == 1
 
 
-def test_bfloat16_without_a_gpu_is_a_user_error(tmp_path, stack, prompts, capsys):
+def test_bfloat16_on_a_cpu_without_bfloat16_units_is_a_user_error(
+    tmp_path, stack, prompts, capsys, monkeypatch
+):
+    from napari_sam2.checkpoints import loading
+
+    monkeypatch.setattr(loading, "cpu_supports_bfloat16", lambda: False)
     assert main(["segment", str(stack), "--prompts", str(prompts), "--out", str(tmp_path / "o.tif"),
                  "--device", "cpu", "--precision", "bfloat16"]) == 1
-    assert "bfloat16' needs a CUDA GPU" in _error(capsys)
+    assert "bfloat16' needs a CUDA GPU or a CPU with bfloat16 units" in _error(capsys)
     assert not (tmp_path / "o.tif").exists()
 
 

@@ -1,8 +1,8 @@
 """bfloat16 compute: the engine copes with bfloat16 model outputs.
 
-The GPU is where bfloat16 is offered (``load_model(..., precision="bfloat16")``
-needs CUDA); autocast also runs on the CPU, so the engine's handling of
-bfloat16 features, memories and logits is tested here without one.
+bfloat16 is offered on CUDA GPUs and on CPUs with bfloat16 units; autocast
+runs on every CPU, so the engine's handling of bfloat16 features, memories
+and logits is tested here on any machine.
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ from tests.engine.test_session import disc_stack
 @pytest.fixture
 def bf16_model(standin_checkpoint):
     model = load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, image_size=256)
-    model.use_compute_dtype(torch.bfloat16)  # set_precision does this on a GPU only
+    model.use_compute_dtype(torch.bfloat16)  # set_precision does this where supported
     return model
 
 
@@ -56,10 +56,13 @@ def test_bfloat16_weights_are_cast_once_and_equal_autocast(bf16_model, small_mod
         bf16_model.use_compute_dtype(torch.float32)
 
 
-def test_precision_errors(standin_checkpoint, small_model):
+def test_precision_errors(standin_checkpoint, small_model, monkeypatch):
+    from napari_sam2.checkpoints import loading
+
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         load_model("sam2.1_hiera_tiny", checkpoint=standin_checkpoint, precision="half")
-    with pytest.raises(ValueError, match="bfloat16' needs a CUDA GPU"):
+    monkeypatch.setattr(loading, "cpu_supports_bfloat16", lambda: False)
+    with pytest.raises(ValueError, match="bfloat16' needs a CUDA GPU or a CPU with bfloat16 units"):
         set_precision(small_model, "bfloat16")
     assert small_model.compute_dtype == torch.float32
     assert small_model.memory_attention.layers[0].linear1.weight.dtype == torch.float32

@@ -209,8 +209,11 @@ def test_model_download_shows_progress_in_the_viewer(
     assert models.is_loaded(ctrl.model_spec)
 
 
-def test_bfloat16_choice_reaches_the_model_spec_and_is_ignored_on_cpu(open_widget):
+def test_bfloat16_choice_reaches_the_model_spec_and_is_ignored_on_cpu(open_widget, monkeypatch):
     from napari_sam2._napari import models
+    from napari_sam2.checkpoints import loading
+
+    monkeypatch.setattr(loading, "cpu_supports_bfloat16", lambda: False)  # a CPU without units
 
     viewer, widget = open_widget(make_timelapse(3, 96, 2))
     widget.settings.bfloat16.setChecked(True)  # toggling syncs the controller

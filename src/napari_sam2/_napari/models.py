@@ -14,8 +14,8 @@ class ModelSpec:
     """The model choice of the widget. ``checkpoint`` None: the weights cache
     (downloaded on first use); ``image_size`` below 1024 is a reduced,
     faster input size (lower quality; for quick tries and tests);
-    ``bfloat16`` computes in bfloat16 on a CUDA GPU (faster, approximate) and
-    is ignored elsewhere."""
+    ``bfloat16`` computes in bfloat16 on a CUDA GPU or a CPU with bfloat16
+    units (faster, approximate) and is ignored elsewhere."""
 
     preset: str = "sam2.1_hiera_tiny"
     checkpoint: str | None = None
@@ -24,7 +24,9 @@ class ModelSpec:
     bfloat16: bool = False
 
     def precision(self, device: str) -> str:
-        return "bfloat16" if self.bfloat16 and device.startswith("cuda") else "float32"
+        from napari_sam2.checkpoints.loading import bfloat16_supported
+
+        return "bfloat16" if self.bfloat16 and bfloat16_supported(device) else "float32"
 
     def key(self, device: str) -> tuple:
         return (self.preset, self.checkpoint, device, self.image_size, self.precision(device))

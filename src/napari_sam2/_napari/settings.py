@@ -23,8 +23,9 @@ class PluginSettings:
     masks are post-processed and written.
 
     ``checkpoint`` None: the weights cache (downloaded on first use);
-    ``image_size`` None is the model's own, smaller is faster and coarser; ``bfloat16`` is used on a
-    CUDA GPU only; ``overwrite``: masks may replace other objects' labels;
+    ``image_size`` None is the model's own, smaller is faster and coarser;
+    ``bfloat16`` is used on a CUDA GPU or a CPU with bfloat16 units only;
+    ``overwrite``: masks may replace other objects' labels;
     ``fill_hole_area``, ``non_overlap`` and ``memory_tree`` (long-stack mode)
     as in ``VideoSession``.
     """

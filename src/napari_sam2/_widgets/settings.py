@@ -59,10 +59,11 @@ class ModelSettings(QWidget):
             "Model input size. The model's own is 1024 for SAM 2 (256 for the demo model); "
             "smaller is faster and coarser"
         )
-        self.bfloat16 = QCheckBox("bfloat16 on a CUDA GPU")
+        self.bfloat16 = QCheckBox("bfloat16 (fast mode)")
         self.bfloat16.setToolTip(
-            "Compute in bfloat16 on a CUDA GPU: faster (up to about 2x for large), "
-            "masks differ slightly from float32's. Ignored on the CPU and MPS"
+            "Compute in bfloat16 on a CUDA GPU (up to about 2x faster for large) or a CPU "
+            "with bfloat16 units (AVX-512 BF16, AMX, Apple M2+; up to about 3x): masks "
+            "differ slightly from float32's. Ignored on other CPUs and MPS"
         )
         self.overwrite = QCheckBox("overwrite other objects' labels")
         self.fill_holes = QSpinBox()

@@ -35,7 +35,8 @@ def add_model_arguments(p: argparse.ArgumentParser, default_model: str = DEFAULT
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
                    help="where to run (default auto: CUDA, then MPS, then CPU)")
     p.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
-                   help="bfloat16: faster on CUDA GPUs (up to about 2x), approximate "
+                   help="bfloat16: faster on CUDA GPUs (up to about 2x) and on CPUs with "
+                        "bfloat16 units (AVX-512 BF16, AMX, Apple M2+), approximate "
                         "(default float32)")
     p.add_argument("--image-size", type=int, metavar="PX",
                    help="reduced model input size, a multiple of 32 "

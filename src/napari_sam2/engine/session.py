@@ -25,7 +25,7 @@ from napari_sam2.engine.memory_bank import Direction, FrameMemory, MemoryBank, M
 from napari_sam2.engine.memory_tree import MemoryTree
 from napari_sam2.engine.plan import frame_order
 from napari_sam2.engine.postprocess import fill_holes_in_logits
-from napari_sam2.engine.preprocess import Normalization, to_model_input
+from napari_sam2.engine.preprocess import Normalization
 from napari_sam2.engine.prompts import (
     PointPrompt,
     check_frame_index,
@@ -34,6 +34,7 @@ from napari_sam2.engine.prompts import (
     make_mask,
     make_points,
 )
+from napari_sam2.engine.read_ahead import FrameInputs
 from napari_sam2.engine.results import (
     FrameResult,
     ImagePrediction,
@@ -59,6 +60,8 @@ class VideoSession:
     the role of time; ``fixed`` pins other non-spatial axes (e.g. TZYX
     tracked through t at z=2: ``frame_axis=0, fixed={1: 2}``); ``channel``
     picks one channel of ``channel_axis`` (or of trailing RGB).
+    ``read_ahead``: while a frame is tracked, read and normalise the next one
+    in a background thread (same results; False reads each frame when needed).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class VideoSession:
         non_overlap: bool = False,
         normalization: Normalization | None = None,
         memory_tree: MemoryTree | None = None,
+        read_ahead: bool = True,
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
@@ -101,6 +105,7 @@ class VideoSession:
         self.bank = MemoryBank(store, MemoryRules.from_config(cfg, self.num_frames))
         self._tracker = Tracker(model, self.bank, self.frame_shape)
         self._lock = threading.RLock()
+        self.inputs = FrameInputs.of(self.frames, model, self.normalization, enabled=read_ahead)
 
     # -- description --------------------------------------------------------
     @property
@@ -138,13 +143,7 @@ class VideoSession:
         cached = self.feature_cache.get(frame)
         if cached is not None:
             return ImageFeatures.from_dict(cached)
-        image = to_model_input(
-            self.frames.read(frame),
-            self.model.cfg.image_size,
-            self.normalization,
-            frame=frame,
-            device=self.model.device,
-        )
+        image = self.inputs.get(frame)
         with torch.inference_mode():
             feats = self.model.encode_image(image)
         self.feature_cache.put(frame, feats.as_dict())
@@ -317,8 +316,11 @@ class VideoSession:
             run = LongStackRun(self.bank, self._tracker, self.memory_tree, direction,
                                self._postprocess_memory)
         try:
-            for frame in order:
+            for i, frame in enumerate(order):
                 with self._lock:
+                    for ahead in order[i : i + 2]:  # this frame's input, then the next
+                        if ahead not in self.feature_cache:
+                            self.inputs.ahead(ahead)
                     self._propagate_frame(frame, reverse, run)
                     result = self._result(frame)
                 yield result

@@ -13,6 +13,7 @@ from torch import nn
 
 from napari_sam2.model.blocks import MLP
 from napari_sam2.model.config import HieraConfig
+from napari_sam2.model.transformer import attention
 
 
 def _pool_2x(x: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
@@ -62,7 +63,7 @@ class MultiScaleAttention(nn.Module):
             q = _pool_2x(q, self.q_stride)
             h, w = q.shape[1:3]
             q = q.reshape(b, h * w, self.num_heads, -1).transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = attention(q, k, v)
         return self.proj(out.transpose(1, 2).reshape(b, h, w, -1))
 
 

@@ -1,13 +1,18 @@
-"""Compute precision of the model's steps: exact float32, or bfloat16 on a GPU.
+"""Compute precision of the model's steps: exact float32, or bfloat16.
 
 The model's public steps are wrapped by :func:`in_compute_dtype`, which
-reads the model's ``compute_dtype``.
+reads the model's ``compute_dtype``. bfloat16 runs on CUDA GPUs and on CPUs
+with bfloat16 units (:func:`cpu_supports_bfloat16`); elsewhere it would be
+emulated, slower than float32.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import platform
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -73,3 +78,33 @@ def cast_matmul_weights(module: nn.Module, dtype: torch.dtype) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             m.to(dtype)
+
+
+def cpu_supports_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 matmuls natively (so faster than float32).
+
+    x86: AVX-512 BF16 or AMX (as PyTorch's own CPU dispatch sees them);
+    Apple silicon: M2 and later (``hw.optional.arm.FEAT_BF16``).
+    """
+    cpu = torch.cpu
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        check = getattr(cpu, probe, None)
+        if check is not None and check():
+            return True
+    if sys.platform == "darwin" and platform.machine() == "arm64":
+        try:
+            out = subprocess.run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"],
+                                 capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return out.strip() == "1"
+    return False
+
+
+def cpu_bfloat16_attention(q: torch.Tensor) -> bool:
+    """Whether attention on ``q`` should be plain matmuls instead of the fused kernel.
+
+    On a CPU the fused kernel computes bfloat16 no faster than float32,
+    while bfloat16 matmuls run at up to 4x float32's rate.
+    """
+    return q.device.type == "cpu" and q.dtype == torch.bfloat16

@@ -8,6 +8,7 @@ from torch import nn
 
 from napari_sam2.model.blocks import MLP
 from napari_sam2.model.position_encoding import apply_rope, axial_rope
+from napari_sam2.model.precision import cpu_bfloat16_attention
 
 
 class Attention(nn.Module):
@@ -29,7 +30,7 @@ class Attention(nn.Module):
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
     def _attend(self, q, k, v) -> torch.Tensor:
-        out = F.scaled_dot_product_attention(q, k, v)
+        out = attention(q, k, v)
         return self.out_proj(out.transpose(1, 2).flatten(2))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -69,6 +70,14 @@ def _cpu_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.T
             weights = (scores - scores.amax(-1, keepdim=True)).exp()
             chunks.append(torch.matmul(weights, v) / weights.sum(-1, keepdim=True))
     return torch.cat(chunks, dim=-2)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Softmax attention: the fused kernel, or matmuls for bfloat16 on a CPU
+    (where the fused kernel is no faster than float32)."""
+    if cpu_bfloat16_attention(q):
+        return _cpu_attention(q, k, v)
+    return F.scaled_dot_product_attention(q, k, v)
 
 
 class RoPEAttention(Attention):
