@@ -52,3 +52,26 @@ def test_seed_and_track_all_write_undoable_labels_and_export(open_widget, qtbot,
     panel.export(str(tmp_path))
     assert (tmp_path / "res_track.txt").exists()
     geff.validate_structure(str(tmp_path / "lineage.geff"))
+
+
+def test_track_all_shows_progress_per_frame_and_a_cancel_keeps_finished_frames(open_widget,
+                                                                              qtbot):
+    image, seeds = _stack(n=6)
+    viewer, widget = open_widget(image)
+    assert widget.setup_layers()
+    out, ctrl = widget.controller.labels_layer, widget.controller
+    panel = widget.track_all
+    panel.seeds.set_layer(viewer.add_labels(seeds, name="seeds"))
+    viewer.dims.set_current_step(0, 0)
+    progress, written = [], []
+    ctrl.progress.connect(lambda d, t: progress.append((d, t)))
+    ctrl.frame_written.connect(written.append)
+    ctrl.frame_written.connect(lambda f: ctrl.cancel() if len(written) >= 2 else None)
+    panel.track_button.click()
+    qtbot.waitUntil(lambda: not ctrl.is_running, timeout=240_000)
+    n = len(image)
+    assert progress[0] == (0, n) and progress[-1][1] == n
+    assert [d for d, _ in progress] == list(range(len(progress)))  # one tick per frame
+    assert 2 <= len(written) < n  # cancelled: the frames finished before stay written
+    for frame in range(n):
+        assert out.data[frame].any() == (frame in written)

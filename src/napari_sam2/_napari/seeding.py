@@ -3,8 +3,9 @@
 ``seed_from_layer``: every label of a Labels layer's plane at the shown
 frame becomes an object of the controller's session (a mask prompt).
 ``track_all_from_layer``: seed the shown frame, track every object forward,
-re-seed every k frames from the same layer, and write the track ids into the
-output Labels layer as one undoable edit (hand-painted labels are kept
+re-seed every k frames from the same layer, and write each frame's track ids
+into the output Labels layer as it is final (progress per frame; a cancelled
+run keeps its frames), the whole run one undoable edit (hand-painted labels are kept
 unless overwrite is on). Model work runs in a worker thread
 (:class:`PropagationRun`); the writes happen on the GUI thread.
 """
@@ -18,7 +19,7 @@ from napari_sam2._napari.layout import StackLayout
 from napari_sam2._napari.propagation import PropagationRun
 from napari_sam2.engine.lineage import ReseedRules
 from napari_sam2.engine.seeding import check_label_image, seed_from_labels
-from napari_sam2.engine.track_all import TrackAllOptions, TrackAllResult, run_track_all
+from napari_sam2.engine.track_all import TrackAllOptions, TrackAllResult, iter_track_all
 
 __all__ = ["LayerSeeds", "TrackAllJob", "seed_from_layer", "track_all_from_layer"]
 
@@ -60,9 +61,14 @@ def _start(controller, st, name: str, work, total: int, on_result,
     editor = controller.editor
     action = controller._begin_action(name, st, editor)
 
+    done = 0
+
     def write(result) -> None:
+        nonlocal done
         with editor.record(action.changes):
             on_result(result, editor)
+        done += 1
+        controller.progress.emit(done, total)  # the dock's progress bar
 
     def on_done(cancelled, error):
         controller.history.push(action)
@@ -75,6 +81,7 @@ def _start(controller, st, name: str, work, total: int, on_result,
 
     controller.run = PropagationRun(work, total, write, on_done, controller.threaded)
     controller.running_changed.emit(True)
+    controller.progress.emit(0, total)
     return controller.run.start()
 
 
@@ -115,28 +122,28 @@ def track_all_from_layer(controller, layer, reseed_every: int | None = None,
     job = TrackAllJob()
     job.layout = st.layout
 
-    def work():
-        yield run_track_all(st.session, seeds, options)
+    def work():  # in the worker: each frame's track ids once they are final
+        for frame, result in iter_track_all(st.session, seeds, options):
+            yield frame, result.labels[frame].copy(), result
 
-    def on_result(result: TrackAllResult, editor) -> None:
-        job.result = result
-        _write_stack(controller, editor, st.layout, result.labels, range(*options.frame_range(
-            st.session.num_frames)))
+    def on_result(item, editor) -> None:
+        frame, plane, result = item
+        job.result = result  # filled as the run goes: a cancelled run keeps its frames
+        _write_plane(controller, editor, st.layout, frame, plane)
 
     def finished(error):
         if on_finished is not None:
             on_finished(job)
 
-    job.run = _start(controller, st, "track all", work(), 1, on_result, finished)
+    first, stop = options.frame_range(st.session.num_frames)
+    job.run = _start(controller, st, "track all", work(), stop - first, on_result, finished)
     return job
 
 
-def _write_stack(controller, editor, layout: StackLayout, labels: np.ndarray, frames) -> None:
-    """Write every frame's track ids (overwrite as the settings say)."""
-    for frame in frames:
-        plane = labels[frame]
-        ids = [int(i) for i in np.unique(plane) if i]
-        if ids:
-            editor.write_plane(layout.labels_index(frame), ids, [plane == i for i in ids],
-                               controller.settings.overwrite)
-            controller.frame_written.emit(frame)
+def _write_plane(controller, editor, layout: StackLayout, frame: int, plane: np.ndarray) -> None:
+    """Write one frame's track ids (overwrite as the settings say)."""
+    ids = [int(i) for i in np.unique(plane) if i]
+    if ids:
+        editor.write_plane(layout.labels_index(frame), ids, [plane == i for i in ids],
+                           controller.settings.overwrite)
+        controller.frame_written.emit(frame)

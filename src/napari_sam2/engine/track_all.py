@@ -13,7 +13,7 @@ label stack whose ids are track ids and the :class:`TrackGraph`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from napari_sam2.engine.seeding import (
     seed_from_labels,
 )
 
-__all__ = ["TrackAllOptions", "TrackAllResult", "run_track_all", "track_all"]
+__all__ = ["TrackAllOptions", "TrackAllResult", "iter_track_all", "run_track_all", "track_all"]
 
 Progress = Callable[[int, int], None]
 
@@ -138,55 +138,68 @@ class _Run:
         if decision.new:
             self.record(self.session.result(frame))
 
-    def propagate(self, first: int, last: int, progress) -> None:
-        """Track frames ``first..last`` (the session's objects need memories before ``first``)."""
+    def propagate(self, first: int, last: int) -> Iterator[int]:
+        """Track frames ``first..last`` (the session's objects need memories before
+        ``first``); yields each frame once recorded."""
         if not self.session.obj_ids:
             return
         for result in self.session.propagate(first, max_frames=last - first):
             self.record(result)
-            progress(result.frame)
+            yield result.frame
             if not self.session.obj_ids:
                 return
 
 
-def run_track_all(session, seeds: SeedSource, options: TrackAllOptions = TrackAllOptions(),
-                  *, labels: np.ndarray | None = None,
-                  progress: Progress | None = None) -> TrackAllResult:
-    """Seed ``options.start`` from ``seeds``, track every object forward, re-seed every k frames.
+def iter_track_all(session, seeds: SeedSource, options: TrackAllOptions = TrackAllOptions(),
+                   *, labels: np.ndarray | None = None
+                   ) -> Iterator[tuple[int, TrackAllResult]]:
+    """Seed ``options.start`` from ``seeds``, track every object forward, re-seed every k
+    frames; yields ``(frame, result)`` once per frame, when that frame's labels are final.
 
+    ``result`` is the one run's :class:`TrackAllResult`, filled as the run goes: a
+    caller that stops early keeps every frame yielded so far and their lineage.
     ``labels``: a zeroed ``(T, H, W)`` stack to fill (default: a new uint32 one).
-    ``progress(done, total)`` after each frame.
     """
     start, stop = options.frame_range(session.num_frames)
     if labels is None:
         labels = np.zeros((session.num_frames, *session.frame_shape), np.uint32)
     run = _Run(session, seeds, options, labels)
-    total = stop - start
-    done: set[int] = set()
-
-    def tick(frame: int) -> None:
-        done.add(frame)
-        if progress is not None:
-            progress(len(done), total)
-
-    if progress is not None:
-        progress(0, total)
+    result = TrackAllResult(labels, run.graph)
     run.seed(start)
-    tick(start)
+    yield start, result
+    done = {start}
     bounds = [*options.reseed_frames(session.num_frames), stop]
     first = start + 1
     for bound in bounds:  # propagate up to each re-seeded frame, then re-seed it
         last = min(bound, stop - 1)
         if first <= last:
-            run.propagate(first, last, tick)
+            for frame in run.propagate(first, last):
+                if frame != bound:  # a re-seeded frame is final after its re-seed
+                    done.add(frame)
+                    yield frame, result
         if bound < stop:
             run.reseed(bound)
-            tick(bound)
+            done.add(bound)
+            yield bound, result
         first = last + 1
     for frame in range(start, stop):
         if frame not in done:
-            tick(frame)  # frames no object reached count as done
-    return TrackAllResult(labels, run.graph)
+            yield frame, result  # frames no object reached are final (empty)
+
+
+def run_track_all(session, seeds: SeedSource, options: TrackAllOptions = TrackAllOptions(),
+                  *, labels: np.ndarray | None = None,
+                  progress: Progress | None = None) -> TrackAllResult:
+    """:func:`iter_track_all` to the end; ``progress(done, total)`` after each frame."""
+    start, stop = options.frame_range(session.num_frames)
+    if progress is not None:
+        progress(0, stop - start)
+    last = None
+    for done, step in enumerate(iter_track_all(session, seeds, options, labels=labels), 1):
+        last = step
+        if progress is not None:
+            progress(done, stop - start)
+    return last[1]  # the run yields its first frame at least
 
 
 def track_all(model, frames, seeds: SeedSource, options: TrackAllOptions = TrackAllOptions(),
