@@ -54,6 +54,9 @@ _EXPORTS = {
     "VideoSession": "napari_sam2.engine.session",
     "ImagePredictor": "napari_sam2.engine.image_predictor",
     "FeatureCache": "napari_sam2.engine.feature_cache",
+    "ConfidenceTrack": "napari_sam2.engine.confidence",
+    "LowConfidence": "napari_sam2.engine.confidence",
+    "confidence": "napari_sam2.engine.confidence",
     "TensorStore": "napari_sam2.engine.store",
     "MemoryBank": "napari_sam2.engine.memory_bank",
     "MemoryTree": "napari_sam2.engine.memory_tree",
@@ -66,6 +69,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence
     from napari_sam2.engine.feature_cache import FeatureCache
     from napari_sam2.engine.frames import (
         FrameIndexError,

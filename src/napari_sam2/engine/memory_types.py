@@ -42,6 +42,7 @@ class FrameMemory:
     obj_ptr: torch.Tensor  # (1, C)
     object_score: torch.Tensor  # (1, 1)
     features: torch.Tensor | None = None  # (1, mem_dim, h', w'); None until encoded
+    iou: float | None = None  # the decoder's predicted IoU of the chosen mask (None: unknown)
 
 
 @dataclass
@@ -56,7 +57,8 @@ class Candidates:
 
     def memory(self, index: int) -> FrameMemory:
         return FrameMemory(
-            self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score
+            self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score,
+            iou=float(self.ious[index]),
         )
 
 

@@ -58,7 +58,8 @@ class Tracker:
             self.cfg.multimask_min_pt_num <= prompt.num_points <= self.cfg.multimask_max_pt_num
         )
         out = model.segment(pix, feats.high_res, coords, labels, prev_logits, multimask)
-        mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits)
+        mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits,
+                          iou=chosen_iou(out, 0, multimask))
         cands = None
         if multimask:
             cands = Candidates(
@@ -99,7 +100,7 @@ class Tracker:
         features = self.model.encode_memory(
             feats.embed, mem.mask_logits, mem.object_score, binarize=True
         )
-        return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features)
+        return FrameMemory(mem.mask_logits, mem.obj_ptr, mem.object_score, features, mem.iou)
 
     def track(
         self, feats: ImageFeatures, obj_ids: list[int], frame: int, direction: Direction
@@ -117,6 +118,7 @@ class Tracker:
                     out.obj_ptr[row : row + 1],
                     out.object_score_logits[row : row + 1],
                     features[row : row + 1],
+                    chosen_iou(out, row),
                 )
         return results  # type: ignore[return-value]
 
@@ -143,6 +145,12 @@ class Tracker:
         return self.model.encode_memory(
             feats.expand(masks.shape[0]).embed, masks, object_scores, binarize=False
         )
+
+
+def chosen_iou(out: SegmentOutput, row: int, multimask: bool = True) -> float:
+    """The predicted IoU of the mask ``segment`` chose for batch row ``row``."""
+    ious = out.ious[row].float()
+    return float(ious.max() if multimask else ious[0])
 
 
 def group_by_structure(selections: list[MemorySelection]) -> list[list[int]]:
