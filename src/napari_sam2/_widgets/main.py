@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -25,7 +26,9 @@ from napari_sam2._napari.prompts import (
     prepare_shapes_layer,
     set_current_object,
 )
+from napari_sam2._widgets.confidence_timeline import ConfidenceTimeline
 from napari_sam2._widgets.layer_combo import LayerCombo
+from napari_sam2._widgets.messages import MessageLine
 from napari_sam2._widgets.objects_table import ObjectsTable
 from napari_sam2._widgets.propagation_panel import PropagationPanel
 from napari_sam2._widgets.settings import ModelSettings
@@ -69,8 +72,10 @@ class Sam2Widget(QWidget):
         self.load_button.setToolTip("Add the points and boxes of a .json/.csv prompts file")
         self.propagation = PropagationPanel(self.controller)
         self.objects = ObjectsTable(self.controller)
+        self.timeline = ConfidenceTimeline(self.controller)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.message = MessageLine(self)  # the last error or warning, in full
         self._build_layout()
 
         self.image.currentIndexChanged.connect(self._image_changed)
@@ -85,6 +90,8 @@ class Sam2Widget(QWidget):
         self.load_button.clicked.connect(lambda: self.load_prompts())
         self.use_mask.clicked.connect(self._use_mask)
         self.controller.running_changed.connect(self._on_running)
+        for combo in (self.image, self.frame_axis, self.channel_axis, self.labels):
+            combo.currentIndexChanged.connect(self.timeline.schedule)
         # Once the viewer rests on a slice, get it ready for a click (see prefetch.py).
         self._settled = QTimer(self)
         self._settled.setSingleShot(True)
@@ -126,11 +133,24 @@ class Sam2Widget(QWidget):
         QVBoxLayout(prop).addWidget(self.propagation)
         objs = QGroupBox("Objects")
         QVBoxLayout(objs).addWidget(self.objects)
-        layout = QVBoxLayout(self)
-        for box in (data, model, prompts, prop, objs):
+        conf = QGroupBox("Confidence (click: go to frame)")
+        QVBoxLayout(conf).addWidget(self.timeline)
+        # Everything scrolls: on a 1366 x 768 laptop the dock is shorter than its content.
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        for box in (data, model, prompts, prop, objs, conf):
             layout.addWidget(box)
         layout.addWidget(self.status)
+        layout.addWidget(self.message)
         layout.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        self.boxes_by_title = {b.title(): b for b in (data, model, prompts, prop, objs, conf)}
         for combo in (self.settings.preset, self.settings.device, self.settings.image_size):
             combo.currentIndexChanged.connect(self._sync_controller)
         self.settings.checkpoint.editingFinished.connect(self._sync_controller)
