@@ -20,12 +20,13 @@ from napari_sam2._napari.objects import ObjectEditing
 from napari_sam2._napari.prefetch import Prefetcher
 from napari_sam2._napari.prompts import FramePrompt, collect_prompts, place_records, to_records
 from napari_sam2._napari.propagation import PropagationRun
+from napari_sam2._napari.retrack import Retracking
 from napari_sam2._napari.settings import PluginSettings
 from napari_sam2._napari.state import SessionState
 from napari_sam2.engine.plan import iterate_plan, make_plan
 
 
-class Sam2Controller(LayerBinding, ObjectEditing):
+class Sam2Controller(LayerBinding, ObjectEditing, Retracking):
     """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
 
     objects_changed = Signal()

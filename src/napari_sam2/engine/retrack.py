@@ -94,33 +94,44 @@ def retrack(session, plan: RetrackPlan) -> Iterator[FrameResult]:
     """Run ``plan``: one result per frame, holding only the re-tracked object.
 
     Stops after the plan's last frame, or early once ``agree_frames`` frames
-    in a row agree with the masks shown before (``agree_iou``).
+    in a row agree with the masks shown before (``agree_iou``). In long-stack
+    mode the frames visited come again at the end with the best pathway's
+    masks, so the last result per frame is the final one.
     """
     obj = plan.obj_id
     run = session.propagate(plan.start, reverse=plan.reverse, max_frames=plan.max_frames,
                             obj_ids=[obj])
     agreeing = 0
+    visited: list[int] = []
     try:
         for frame in plan.frames:
             before = _mask(session.result(frame), obj) if plan.agree_iou is not None else None
             result = next(run, None)
             if result is None:
-                return
-            i = result.obj_ids.index(obj)
-            yield FrameResult(
-                result.frame,
-                (obj,),
-                result.low_res_logits[i : i + 1],
-                result.object_score_logits[i : i + 1],
-                result.masks[i : i + 1],
-            )
+                break
+            visited.append(result.frame)
+            yield _only(result, obj)
             if before is not None and frame != plan.start:
-                same = mask_iou(before, result.masks[i]) >= plan.agree_iou
+                same = mask_iou(before, result.mask_of(obj)) >= plan.agree_iou
                 agreeing = agreeing + 1 if same else 0
                 if agreeing >= plan.agree_frames:
-                    return
+                    break
     finally:
-        run.close()
+        run.close()  # long-stack mode: adopts the best pathway of the frames visited
+    if getattr(session, "memory_tree", None) is not None:
+        for frame in visited:
+            yield _only(session.result(frame), obj)
+
+
+def _only(result: FrameResult, obj_id: int) -> FrameResult:
+    i = result.obj_ids.index(obj_id)
+    return FrameResult(
+        result.frame,
+        (obj_id,),
+        result.low_res_logits[i : i + 1],
+        result.object_score_logits[i : i + 1],
+        result.masks[i : i + 1],
+    )
 
 
 def _mask(result: FrameResult, obj_id: int) -> np.ndarray:
