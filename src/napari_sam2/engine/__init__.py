@@ -57,6 +57,9 @@ _EXPORTS = {
     "ConfidenceTrack": "napari_sam2.engine.confidence",
     "LowConfidence": "napari_sam2.engine.confidence",
     "confidence": "napari_sam2.engine.confidence",
+    "RetrackPlan": "napari_sam2.engine.retrack",
+    "plan_retrack": "napari_sam2.engine.retrack",
+    "retrack": "napari_sam2.engine.retrack",
     "TensorStore": "napari_sam2.engine.store",
     "MemoryBank": "napari_sam2.engine.memory_bank",
     "MemoryTree": "napari_sam2.engine.memory_tree",
@@ -91,6 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from napari_sam2.engine.prompts import MaskPrompt, PointPrompt, make_box, make_mask, make_points
     from napari_sam2.engine.results import FrameResult, ImagePrediction
+    from napari_sam2.engine.retrack import RetrackPlan, plan_retrack, retrack
     from napari_sam2.engine.runner import SegmentOptions, segment_stack
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.engine.store import TensorStore
