@@ -2,7 +2,7 @@
 
 Drawn with pyqtgraph in the dock. Solid lines: the model's belief that the
 object is there (sigmoid of the object score); dashed: its predicted IoU of
-the mask it shows. Red crosses mark low-confidence frames (where tracking
+the mask it shows. Yellow crosses mark low-confidence frames (where tracking
 likely drifted: the place for the next click), stars the prompted frames, a
 vertical line the slice shown. A click on the plot moves napari's slider to
 that frame. It redraws, at most a few times a second, as propagation results
@@ -27,7 +27,7 @@ from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence
 
 REDRAW_MS = 200  # results arriving faster than this are drawn together
 PLOT_HEIGHT = 140
-LOW_COLOR = (230, 60, 60)
+LOW_COLOR = (255, 200, 0)  # yellow: apart from most label colours
 
 
 class ConfidenceTimeline(QWidget):
@@ -49,7 +49,7 @@ class ConfidenceTimeline(QWidget):
         self.plot.setLabel("bottom", "frame")
         self.plot.setToolTip(
             "solid: object present (score); dashed: predicted IoU; "
-            "red x: low confidence; star: prompted. Click to go to that frame."
+            "yellow x: low confidence; star: prompted. Click to go to that frame."
         )
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((255, 255, 255, 120)))
         self.plot.addItem(self.cursor)
