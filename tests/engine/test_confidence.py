@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence
+from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence_tracks
 from napari_sam2.engine.session import VideoSession
 from tests.engine.test_session import disc_stack
 
@@ -14,13 +14,13 @@ def test_scores_follow_the_propagation(small_model):
     session = VideoSession(small_model, disc_stack(t=5))
     click = session.add_points(1, 1, [[45, 48]], [1])
     session.add_box(3, 2, [90, 10, 120, 40])
-    tracks = confidence(session)
+    tracks = confidence_tracks(session)
     assert sorted(tracks) == [1, 2]
     assert tracks[1].frames.tolist() == [1] and tracks[1].prompted.tolist() == [True]
     assert tracks[1].object_score[0] == pytest.approx(float(click.object_score_logits[0]))
     assert 0.0 <= tracks[1].iou[0] <= 1.5  # the IoU head's raw output
     results = {r.frame: r for r in session.propagate_both()}
-    tracks = confidence(session)
+    tracks = confidence_tracks(session)
     assert tracks[1].frames.tolist() == [0, 1, 2, 3, 4]
     assert tracks[1].prompted.tolist() == [False, True, False, False, False]
     assert tracks[2].prompted.tolist() == [False, False, False, True, False]
@@ -28,7 +28,7 @@ def test_scores_follow_the_propagation(small_model):
         i = res.obj_ids.index(1)
         assert tracks[1].object_score[f] == pytest.approx(float(res.object_score_logits[i]))
     assert np.isfinite(tracks[1].iou).all()
-    assert confidence(session, [2])[2].frames.tolist() == [0, 1, 2, 3, 4]
+    assert confidence_tracks(session, [2])[2].frames.tolist() == [0, 1, 2, 3, 4]
 
 
 def test_mask_prompt_has_no_iou(small_model):
@@ -36,7 +36,7 @@ def test_mask_prompt_has_no_iou(small_model):
     mask = np.zeros((96, 128), bool)
     mask[40:60, 30:50] = True
     session.add_mask(0, 1, mask)
-    assert np.isnan(confidence(session)[1].iou[0])
+    assert np.isnan(confidence_tracks(session)[1].iou[0])
 
 
 def test_low_confidence_rule():

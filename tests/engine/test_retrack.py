@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_sam2.engine.retrack import RetrackPlan, mask_iou, plan_retrack, retrack
+from napari_sam2.engine.retrack import RetrackPlan, mask_iou, plan_retrack, run_retrack
 from napari_sam2.engine.session import VideoSession
 from tests.engine.test_session import disc_stack
 
@@ -37,7 +37,7 @@ def test_retrack_touches_only_the_corrected_object(tracked):
     other_logits = {f: tracked.result(f).low_res_logits[1].copy() for f in range(8)}
     tracked.add_points(2, 1, [[60, 48], [5, 5]], [1, 1])
     plan = plan_retrack(tracked, 1, 2)
-    results = list(retrack(tracked, plan))
+    results = list(run_retrack(tracked, plan))
     assert [r.frame for r in results] == [2, 3, 4, 5, 6, 7]
     assert all(r.obj_ids == (1,) for r in results)
     for f in range(8):
@@ -50,7 +50,7 @@ def test_retrack_touches_only_the_corrected_object(tracked):
 def test_retrack_stops_once_masks_agree(tracked):
     tracked.add_points(2, 1, [[45, 48]], [1], clear=False)  # a correction that changes little
     plan = plan_retrack(tracked, 1, 2, agree_iou=0.0001, agree_frames=2)
-    frames = [r.frame for r in retrack(tracked, plan)]
+    frames = [r.frame for r in run_retrack(tracked, plan)]
     assert frames == [2, 3, 4]
 
 

@@ -1,7 +1,7 @@
 """The confidence timeline's side in napari: which tracks to draw, where a frame is.
 
 No Qt here: the plot lives in ``_widgets/confidence_timeline.py``. The
-tracks come from the engine's :func:`~napari_sam2.engine.confidence.confidence`
+tracks come from the engine's :func:`~napari_sam2.engine.confidence.confidence_tracks`
 query on the current session; a frame of the session is turned into the
 viewer's slider position through the image layer's own geometry.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_sam2.engine.confidence import ConfidenceTrack, confidence
+from napari_sam2.engine.confidence import ConfidenceTrack, confidence_tracks
 
 
 def timeline_tracks(controller) -> dict[int, ConfidenceTrack]:
@@ -21,7 +21,7 @@ def timeline_tracks(controller) -> dict[int, ConfidenceTrack]:
         return {}
     if st is None:
         return {}
-    return confidence(st.session)
+    return confidence_tracks(st.session)
 
 
 def frame_count(controller) -> int:

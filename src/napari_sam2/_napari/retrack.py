@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from napari_sam2._napari import notify
 from napari_sam2._napari.propagation import PropagationRun
-from napari_sam2.engine.retrack import plan_retrack, retrack
+from napari_sam2.engine.retrack import plan_retrack, run_retrack
 
 
 class Retracking:
@@ -70,7 +70,7 @@ class Retracking:
             )
 
         self.run = PropagationRun(
-            retrack(st.session, plan), plan.total, on_frame, on_done, self.threaded
+            run_retrack(st.session, plan), plan.total, on_frame, on_done, self.threaded
         )
         self.running_changed.emit(True)
         return self.run.start()

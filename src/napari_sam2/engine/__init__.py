@@ -56,10 +56,10 @@ _EXPORTS = {
     "FeatureCache": "napari_sam2.engine.feature_cache",
     "ConfidenceTrack": "napari_sam2.engine.confidence",
     "LowConfidence": "napari_sam2.engine.confidence",
-    "confidence": "napari_sam2.engine.confidence",
+    "confidence_tracks": "napari_sam2.engine.confidence",
     "RetrackPlan": "napari_sam2.engine.retrack",
     "plan_retrack": "napari_sam2.engine.retrack",
-    "retrack": "napari_sam2.engine.retrack",
+    "run_retrack": "napari_sam2.engine.retrack",
     "TensorStore": "napari_sam2.engine.store",
     "MemoryBank": "napari_sam2.engine.memory_bank",
     "MemoryTree": "napari_sam2.engine.memory_tree",
@@ -72,7 +72,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence
+    from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence_tracks
     from napari_sam2.engine.feature_cache import FeatureCache
     from napari_sam2.engine.frames import (
         FrameIndexError,
@@ -94,7 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from napari_sam2.engine.prompts import MaskPrompt, PointPrompt, make_box, make_mask, make_points
     from napari_sam2.engine.results import FrameResult, ImagePrediction
-    from napari_sam2.engine.retrack import RetrackPlan, plan_retrack, retrack
+    from napari_sam2.engine.retrack import RetrackPlan, plan_retrack, run_retrack
     from napari_sam2.engine.runner import SegmentOptions, segment_stack
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.engine.store import TensorStore

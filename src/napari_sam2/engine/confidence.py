@@ -2,7 +2,7 @@
 
 The decoder answers every frame with an object-score logit (is the object
 there?) and a predicted IoU of the mask it chose (how good does it think the
-mask is?). :func:`confidence` reads both for every frame where an object has
+mask is?). :func:`confidence_tracks` reads both for every frame where an object has
 a mask, so a caller can show where tracking drifted: that is where the user
 should click next. It reads only what the memory bank keeps in RAM and takes
 no lock, so a GUI may ask while a propagation runs in another thread.
@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["ConfidenceTrack", "LowConfidence", "confidence"]
+__all__ = ["ConfidenceTrack", "LowConfidence", "confidence_tracks"]
 
 
 class _Scored(Protocol):
@@ -73,7 +73,7 @@ class ConfidenceTrack:
         return self.frames[self.low_mask(rule)].tolist()
 
 
-def confidence(session: _Scored, obj_ids=None) -> dict[int, ConfidenceTrack]:
+def confidence_tracks(session: _Scored, obj_ids=None) -> dict[int, ConfidenceTrack]:
     """Each object's :class:`ConfidenceTrack` (all objects, or those of ``obj_ids``)."""
     bank = session.bank
     ids = list(bank.obj_ids) if obj_ids is None else [int(o) for o in obj_ids]

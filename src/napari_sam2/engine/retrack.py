@@ -4,7 +4,7 @@ A correction on frame ``f`` changes one object's memories from ``f`` on. A
 full propagation would re-track every object over the whole stack;
 :func:`plan_retrack` limits the run to the corrected object, from ``f`` to
 the frame before its next prompted frame in the direction of travel (or the
-end of the stack), and :func:`retrack` runs it. With ``agree_iou`` set, the
+end of the stack), and :func:`run_retrack` runs it. With ``agree_iou`` set, the
 run stops early once the new masks agree with the old ones (IoU at least
 ``agree_iou``) on ``agree_frames`` frames in a row: from there tracking
 would give back what is already there. Other objects' masks and memories
@@ -22,7 +22,7 @@ from napari_sam2.engine.plan import frame_order
 from napari_sam2.engine.prompts import check_frame_index, check_obj_id
 from napari_sam2.engine.results import FrameResult
 
-__all__ = ["RetrackPlan", "mask_iou", "plan_retrack", "retrack"]
+__all__ = ["RetrackPlan", "mask_iou", "plan_retrack", "run_retrack"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else np.count_nonzero(a & b) / union
 
 
-def retrack(session, plan: RetrackPlan) -> Iterator[FrameResult]:
+def run_retrack(session, plan: RetrackPlan) -> Iterator[FrameResult]:
     """Run ``plan``: one result per frame, holding only the re-tracked object.
 
     Stops after the plan's last frame, or early once ``agree_frames`` frames
