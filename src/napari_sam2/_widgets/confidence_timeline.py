@@ -128,9 +128,12 @@ class ConfidenceTimeline(QWidget):
 
     def _move_cursor(self, *_) -> None:
         frame = shown_frame(self.controller)
-        self.cursor.setVisible(frame is not None)
-        if frame is not None:
-            self.cursor.setValue(frame)
+        try:
+            self.cursor.setVisible(frame is not None)
+            if frame is not None:
+                self.cursor.setValue(frame)
+        except RuntimeError:  # the dock was closed; its plot is gone
+            pass
 
     # -- going to a frame --------------------------------------------------------
     def _on_click(self, event) -> None:
