@@ -60,6 +60,7 @@ class _Entry:
     object_score: torch.Tensor
     has_features: bool
     iou: float | None = None
+    score: float | None = None  # object_score as a float: read without touching the device
 
 
 @dataclass
@@ -259,7 +260,8 @@ class MemoryBank:
         prompted = set(dict(obj.prompts))
         for kind in (MemoryKind.TRACKED, MemoryKind.CONDITIONING):  # conditioning wins
             for frame, entry in dict(obj.memories[kind]).items():
-                out[frame] = (_score(entry.object_score), entry.iou, frame in prompted)
+                score = _score(entry.object_score) if entry.score is None else entry.score
+                out[frame] = (score, entry.iou, frame in prompted)
         for frame, mem in dict(obj.pending).items():
             out[frame] = (_score(mem.object_score), mem.iou, True)
         return out
@@ -298,7 +300,8 @@ class MemoryBank:
         self._drop(obj, kind, frame)
         key = self._shared.put(tensors)
         obj.memories[kind][frame] = _Entry(
-            key, memory.obj_ptr, memory.object_score, memory.features is not None, memory.iou
+            key, memory.obj_ptr, memory.object_score, memory.features is not None, memory.iou,
+            _score(memory.object_score),
         )
         obj.revision += 1
 
