@@ -82,6 +82,7 @@ def main() -> None:
     _save(viewer, "widget_setup.png")
 
     ctrl = widget.controller
+    _wait(app, lambda: ctrl._loading is None)  # setup_layers loads the model in the background
     viewer.dims.set_current_step(0, 0)
     image = viewer.layers["cells (2D+t)"].data
     import numpy as np
@@ -96,7 +97,22 @@ def main() -> None:
     viewer.dims.set_current_step(0, 12)
     app.processEvents()
     _save(viewer, "after_propagation.png")
+    _save_timeline(app, viewer, widget)
     viewer.close()
+
+
+def _save_timeline(app, viewer, widget) -> None:
+    """The dock scrolled to Propagate, Objects and the confidence timeline (whole
+    window), and the dock's whole content on its own."""
+    widget.timeline.refresh()
+    widget.scroll.ensureWidgetVisible(widget.timeline, 0, 0)
+    for _ in range(10):
+        app.processEvents()
+    _save(viewer, "confidence_timeline.png")
+    content = widget.scroll.widget()
+    path = HERE / "images" / "dock_confidence_timeline.png"
+    content.grab().save(str(path))
+    print("wrote", path)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ _EXPORTS = {
     "VideoSession": "napari_sam2.engine.session",
     "MemoryTree": "napari_sam2.engine.memory_tree",
     "FrameResult": "napari_sam2.engine.results",
+    "confidence_tracks": "napari_sam2.engine.confidence",
+    "plan_retrack": "napari_sam2.engine.retrack",
+    "run_retrack": "napari_sam2.engine.retrack",
     "segment_layers": "napari_sam2._napari.console",
 }
 
@@ -33,9 +36,11 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.checkpoints.loading import load_model, set_precision
     from napari_sam2.engine.automask import AutoMaskGenerator, AutoMaskSettings
+    from napari_sam2.engine.confidence import confidence_tracks
     from napari_sam2.engine.image_predictor import ImagePredictor
     from napari_sam2.engine.memory_tree import MemoryTree
     from napari_sam2.engine.results import FrameResult
+    from napari_sam2.engine.retrack import plan_retrack, run_retrack
     from napari_sam2.engine.session import VideoSession
     from napari_sam2.model import build_model
     from napari_sam2.model.config import get_config, list_presets

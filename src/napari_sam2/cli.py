@@ -8,6 +8,7 @@ errors exit with 2 (argparse); only bugs show a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,12 +90,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.func(args)
     except (UserError, ValueError, FileNotFoundError, CheckpointError) as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {as_cli_words(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+# The engine's messages name Python keywords; on the command line they are options.
+_KEYWORDS = (
+    (r"\bchannel=(-?\d+)", r"--channel \1"),
+    (r"\bpass channel_axis\b", "pass --channel-axis"),
+    (r"\bchannel_axis\b", "--channel-axis"),
+    (r"\bframe_axis\b", "--frame-axis"),
+    (r"\bimage_size\b", "--image-size"),
+    (r"\bfill_hole_area\b", "--fill-holes"),
+    # the checkpoint hint for scripts: on the command line only --checkpoint applies
+    (r"load_model\([^)]*\) or `napari-sam2 segment --checkpoint PATH`", "--checkpoint PATH"),
+)
+
+
+def as_cli_words(message: str) -> str:
+    """``message`` with the engine's keyword names replaced by the CLI's options."""
+    for pattern, option in _KEYWORDS:
+        message = re.sub(pattern, option, message)
+    return message
+
+
+def _check_image_size(size: int | None) -> None:
+    """``--image-size``: a positive multiple of 32 (checked before any download)."""
+    if size is not None and (size < 32 or size % 32):
+        raise UserError(
+            f"--image-size {size} is not a positive multiple of 32 (e.g. 256, 512 or 1024)"
+        )
 
 
 def _read_labels(path: Path) -> np.ndarray:
@@ -105,8 +134,11 @@ def _read_labels(path: Path) -> np.ndarray:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        return tifffile.imread(path)
-    raise UserError(f"{path}: labels must be a .tif/.tiff or .npy file")
+        try:
+            return tifffile.imread(path)
+        except (tifffile.TiffFileError, ValueError) as err:
+            raise UserError(f"{path}: cannot read it as a TIFF file ({err})") from None
+    raise UserError(f"{path}: not a .tif/.tiff or .npy file; labels must be one")
 
 
 def _write(labels: np.ndarray, out: Path, fmt: str) -> None:
@@ -134,8 +166,11 @@ def cmd_models(args: argparse.Namespace) -> None:
         path = checkpoints.download_checkpoint(args.download, progress=not args.no_progress)
         print(f"{checkpoints.checkpoint_info(args.download).preset}: {path}")
         return
+    from napari_sam2.model.config import ALIASES
+
     print(f"checkpoint cache: {checkpoints.cache_dir()}  "
           f"(set ${checkpoints.ENV_CACHE_DIR} to change)")
+    print(f"  {'preset':<24} {'also called (--model)':<36} checkpoint")
     for name, info in checkpoints.REGISTRY.items():
         if info.packaged:
             path = checkpoints.packaged_path(info)
@@ -143,12 +178,15 @@ def cmd_models(args: argparse.Namespace) -> None:
         else:
             path = checkpoints.cached_path(name)
             state = str(path) if path else "not downloaded"
-        print(f"  {name:<24} {state}")
+        short = [a for a, target in ALIASES.items() if target == name]
+        print(f"  {name:<24} {', '.join(short) or '-':<36} {state}")
+    print(f"`--model` takes a preset or a short name (e.g. {PROG} segment --model tiny ...)")
 
 
 def _load_model(args: argparse.Namespace):
     from napari_sam2.checkpoints import load_model
 
+    _check_image_size(args.image_size)
     return load_model(args.model, args.checkpoint, device=args.device,
                       image_size=args.image_size, progress=not args.no_progress,
                       precision=args.precision)
@@ -179,11 +217,18 @@ def cmd_segment(args: argparse.Namespace) -> None:
     from napari_sam2.engine.runner import check_inputs, segment_stack
     from napari_sam2.model.config import get_config
 
+    _check_image_size(args.image_size)
     if not args.stack.exists():
         raise FileNotFoundError(f"stack not found: {args.stack}")
     records = read_prompts(args.prompts)
-    frames = open_frames(args.stack, frame_axis=args.frame_axis, channel=args.channel,
+    frame_axis = 0 if args.frame_axis is None else args.frame_axis
+    frames = open_frames(args.stack, frame_axis=frame_axis, channel=args.channel,
                          channel_axis=args.channel_axis)
+    if args.frame_axis is not None and frames.frame_axis is None:
+        raise UserError(
+            f"--frame-axis {args.frame_axis}: {args.stack} is a single 2-D image "
+            f"{frames.shape} without frames; leave --frame-axis out"
+        )
     get_config(args.model)  # unknown names fail before anything slow
     options = segment_options(args)
     check_inputs(frames, records, options)  # before the model loads (or downloads)
@@ -219,7 +264,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     demo.write_demo(args.out, result)
     print(f"wrote stack.tif, prompts.json and labels.tif to {args.out}")
     print("IoU with the true cell, per frame:", " ".join(f"{v:.2f}" for v in result.iou))
-    print(f"view it: napari {args.out / 'stack.tif'} {args.out / 'labels.tif'}")
+    print(f"view it: napari --plugin napari-sam2 {args.out / 'stack.tif'} "
+          f"{args.out / 'labels.tif'}")
 
 
 def _demo_settings(args: argparse.Namespace):

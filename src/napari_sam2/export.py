@@ -21,7 +21,18 @@ import numpy as np
 from napari_sam2.engine.labels import as_label_array as _as_labels
 from napari_sam2.engine.labels import label_dtype
 
-__all__ = ["ctc_tracks", "label_dtype", "write_ctc", "write_label_stack"]
+__all__ = [
+    "LABELS_MARK",
+    "ctc_tracks",
+    "is_label_stack",
+    "label_dtype",
+    "write_ctc",
+    "write_label_stack",
+]
+
+# The TIFF Software tag of every label stack written here: the plugin's reader
+# (``_napari/reader.py``) opens files carrying it as a Labels layer.
+LABELS_MARK = "napari-sam2 labels"
 
 # ImageJ hyperstack axes by number of dimensions (ImageJ holds at most 5).
 IMAGEJ_AXES = {2: "YX", 3: "ZYX", 4: "TZYX", 5: "TZCYX"}
@@ -45,15 +56,27 @@ def write_label_stack(path: str | os.PathLike, labels, *, imagej: bool = False) 
     axes = IMAGEJ_AXES.get(arr.ndim)
     if imagej and dtype == np.uint16 and axes is not None:
         tifffile.imwrite(path, arr.astype(dtype, copy=False), imagej=True,
-                         metadata={"axes": axes}, compression=None)
+                         metadata={"axes": axes}, compression=None, software=LABELS_MARK)
         return path
-    options = {"compression": "zlib", "photometric": "minisblack"}
+    options = {"compression": "zlib", "photometric": "minisblack", "software": LABELS_MARK}
     if arr.ndim <= 2:
         tifffile.imwrite(path, arr.astype(dtype), **options)
     else:
         planes = (plane.astype(dtype) for plane in arr.reshape(-1, *arr.shape[-2:]))
         tifffile.imwrite(path, planes, shape=arr.shape, dtype=dtype, **options)
     return path
+
+
+def is_label_stack(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a TIFF written by :func:`write_label_stack` (its mark)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            tag = tif.pages.first.tags.get(305)  # Software
+            return tag is not None and str(tag.value).strip() == LABELS_MARK
+    except (OSError, ValueError, tifffile.TiffFileError):
+        return False
 
 
 def _segments(frames: list[int]) -> list[tuple[int, int]]:
@@ -145,7 +168,8 @@ def write_ctc(
         for obj, label in relabel.get(t, {}).items():
             frame[arr[t] == obj] = label
         # Uncompressed: the CTC evaluation tools read plain TIFF.
-        tifffile.imwrite(folder / f"mask{t:0{digits}d}.tif", frame, photometric="minisblack")
+        tifffile.imwrite(folder / f"mask{t:0{digits}d}.tif", frame, photometric="minisblack",
+                         software=LABELS_MARK)
     lines = "".join(f"{L} {B} {E} {P}\n" for L, B, E, P in tracks)
     (folder / "res_track.txt").write_text(lines)
     return tracks

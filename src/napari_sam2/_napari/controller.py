@@ -21,13 +21,14 @@ from napari_sam2._napari.models import ModelSpec, get_model, is_loaded
 from napari_sam2._napari.objects import ObjectEditing
 from napari_sam2._napari.prefetch import Prefetcher
 from napari_sam2._napari.prompts import collect_prompts, place_records, to_records
+from napari_sam2._napari.retrack import Retracking
 from napari_sam2._napari.running import Propagating
 from napari_sam2._napari.settings import PluginSettings
 from napari_sam2._napari.state import SessionState
 from napari_sam2._napari.undo import UndoHistory, Undoing
 
 
-class Sam2Controller(Propagating, Undoing, LayerBinding, ObjectEditing, PromptSync):
+class Sam2Controller(Propagating, Retracking, Undoing, LayerBinding, ObjectEditing, PromptSync):
     """Drives SAM 2 from the layers of one napari viewer (no Qt widgets here)."""
 
     objects_changed = Signal()

@@ -6,25 +6,26 @@ import functools
 import logging
 
 log = logging.getLogger("napari_sam2")
+SOURCE = "napari-sam2"  # notifications with this origin are shown in full in the dock
+
+
+def _show(message: str, severity: str) -> None:
+    from napari.utils.notifications import Notification, notification_manager
+
+    notification_manager.dispatch(Notification(message, severity=severity, origin=SOURCE))
 
 
 def error(message: str) -> None:
-    from napari.utils.notifications import show_error
-
     log.error(message)
-    show_error(message)
+    _show(message, "error")
 
 
 def warning(message: str) -> None:
-    from napari.utils.notifications import show_warning
-
-    show_warning(message)
+    _show(message, "warning")
 
 
 def info(message: str) -> None:
-    from napari.utils.notifications import show_info
-
-    show_info(message)
+    _show(message, "info")
 
 
 def reports_errors(func):

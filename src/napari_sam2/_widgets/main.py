@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -26,7 +27,9 @@ from napari_sam2._napari.prompts import (
     set_current_object,
 )
 from napari_sam2._widgets.automask_panel import AutomaskPanel
+from napari_sam2._widgets.confidence_timeline import ConfidenceTimeline
 from napari_sam2._widgets.layer_combo import LayerCombo
+from napari_sam2._widgets.messages import MessageLine
 from napari_sam2._widgets.objects_table import ObjectsTable
 from napari_sam2._widgets.propagation_panel import PropagationPanel
 from napari_sam2._widgets.settings import ModelSettings
@@ -72,11 +75,12 @@ class Sam2Widget(QWidget):
         self.propagation = PropagationPanel(self.controller)
         self.automask = AutomaskPanel(self.controller)
         self.objects = ObjectsTable(self.controller)
+        self.timeline = ConfidenceTimeline(self.controller)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self._build_layout()
+        self.message = MessageLine(self)  # the last error or warning, in full
         self.track_all = TrackAllPanel(self.controller, napari_viewer)
-        self.layout().insertWidget(4, self.track_all)  # after "Propagate"
+        self._build_layout()
 
         self.image.currentIndexChanged.connect(self._image_changed)
         for combo in (self.frame_axis, self.channel_axis):
@@ -93,6 +97,8 @@ class Sam2Widget(QWidget):
         self.controller.stopping.connect(
             lambda: self.status.setText("stopping… (after the slice being computed)")
         )
+        for combo in (self.image, self.frame_axis, self.channel_axis, self.labels):
+            combo.currentIndexChanged.connect(self.timeline.schedule)
         # Once the viewer rests on a slice, get it ready for a click (see prefetch.py).
         self._settled = QTimer(self)
         self._settled.setSingleShot(True)
@@ -136,11 +142,26 @@ class Sam2Widget(QWidget):
         QVBoxLayout(objs).addWidget(self.objects)
         auto = QGroupBox("Segment all")
         QVBoxLayout(auto).addWidget(self.automask)
-        layout = QVBoxLayout(self)
-        for box in (data, model, prompts, auto, prop, objs):
+        conf = QGroupBox("Confidence (click: go to frame)")
+        QVBoxLayout(conf).addWidget(self.timeline)
+        # Everything scrolls: on a 1366 x 768 laptop the dock is shorter than its content.
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        for box in (data, model, prompts, auto, prop, self.track_all, objs, conf):
             layout.addWidget(box)
         layout.addWidget(self.status)
+        layout.addWidget(self.message)
         layout.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        self.scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+        self.boxes_by_title = {
+            b.title(): b for b in (data, model, prompts, auto, prop, self.track_all, objs, conf)
+        }
         for combo in (self.settings.preset, self.settings.device, self.settings.image_size):
             combo.currentIndexChanged.connect(self._sync_controller)
         self.settings.checkpoint.editingFinished.connect(self._sync_controller)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -38,6 +39,24 @@ class PropagationPanel(QWidget):
         self.whole.toggled.connect(
             lambda on: [s.setEnabled(not on) for s in (self.first, self.last)]
         )
+        # Targeted re-propagation: after a correction, re-track that object only.
+        self.targeted = QCheckBox("selected object only, to its next prompt")
+        self.targeted.setToolTip(
+            "Re-track only the selected object, from the slice shown to the slice before its "
+            "next prompted slice (or the end); other objects' labels stay as they are"
+        )
+        self.stop_early = QCheckBox("stop after")
+        self.stop_early.setChecked(True)
+        self.agree_frames = QSpinBox()
+        self.agree_frames.setRange(1, 50)
+        self.agree_frames.setValue(3)
+        self.agree_iou = QDoubleSpinBox()
+        self.agree_iou.setRange(0.05, 1.0)
+        self.agree_iou.setSingleStep(0.05)
+        self.agree_iou.setValue(0.9)
+        self.agree_iou.setToolTip("IoU between the new and the old mask that counts as agreeing")
+        self.targeted.toggled.connect(self._targeted_toggled)
+        self._targeted_toggled(False)
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m slices")
         self.progress.setValue(0)
@@ -54,8 +73,16 @@ class PropagationPanel(QWidget):
         rng.addWidget(self.last)
         grid.addLayout(rng, 1, 0, 1, 3)
         grid.addWidget(self.from_here, 2, 0, 1, 3)
-        grid.addWidget(self.progress, 3, 0, 1, 2)
-        grid.addWidget(self.cancel, 3, 2)
+        grid.addWidget(self.targeted, 3, 0, 1, 3)
+        agree = QHBoxLayout()
+        agree.addWidget(self.stop_early)
+        agree.addWidget(self.agree_frames)
+        agree.addWidget(QLabel("slices with IoU ≥"))
+        agree.addWidget(self.agree_iou)
+        agree.addStretch(1)
+        grid.addLayout(agree, 4, 0, 1, 3)
+        grid.addWidget(self.progress, 5, 0, 1, 2)
+        grid.addWidget(self.cancel, 5, 2)
         self.backward.clicked.connect(lambda: self.start("backward"))
         self.both.clicked.connect(lambda: self.start("both"))
         self.forward.clicked.connect(lambda: self.start("forward"))
@@ -71,7 +98,19 @@ class PropagationPanel(QWidget):
         if not self.controller.is_running:
             self.progress.setMaximum(max(n, 1))
 
+    def _targeted_toggled(self, on: bool) -> None:
+        for w in (self.stop_early, self.agree_frames, self.agree_iou):
+            w.setEnabled(on)
+        self.both.setEnabled(not on and not self.controller.is_running)
+
     def start(self, direction: str):
+        if self.targeted.isChecked() and direction != "both":
+            agree = self.agree_iou.value() if self.stop_early.isChecked() else None
+            return self.controller.retrack(
+                reverse=direction == "backward",
+                agree_iou=agree,
+                agree_frames=self.agree_frames.value(),
+            )
         start = None
         if self.from_here.isChecked():
             try:
@@ -95,3 +134,5 @@ class PropagationPanel(QWidget):
         self.cancel.setEnabled(running)
         for b in (self.backward, self.both, self.forward):
             b.setEnabled(not running)
+        if self.targeted.isChecked():
+            self.both.setEnabled(False)

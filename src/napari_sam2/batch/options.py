@@ -48,8 +48,8 @@ def add_segment_arguments(p: argparse.ArgumentParser) -> None:
     """Output format, frame/channel axes, direction and range, post-processing, long-stack mode."""
     p.add_argument("--format", choices=list(FORMATS), default="tiff",
                    help="labelled TIFF stack (default) or Cell Tracking Challenge folder")
-    p.add_argument("--frame-axis", type=int, default=0,
-                   help="axis of frames: time or z (default 0)")
+    p.add_argument("--frame-axis", type=int,
+                   help="axis of frames: time or z (default 0; not for a single 2-D image)")
     p.add_argument("--channel", type=int, help="channel to segment (with --channel-axis, or RGB)")
     p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
     p.add_argument("--direction", choices=["forward", "backward", "both"], default="forward",
@@ -150,5 +150,5 @@ class StackSettings:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> StackSettings:
         """The settings of parsed :func:`add_segment_arguments`."""
-        return cls(segment_options(args), args.frame_axis, args.channel, args.channel_axis,
+        return cls(segment_options(args), args.frame_axis or 0, args.channel, args.channel_axis,
                    args.format)

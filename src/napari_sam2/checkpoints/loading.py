@@ -47,6 +47,8 @@ def load_model(
     :class:`~napari_sam2.checkpoints.errors.CheckpointError` with a one-line message.
     """
     cfg = get_config(name)
+    if image_size is not None:
+        cfg.with_image_size(image_size)  # a bad size fails before any download
     dev = pick_device(device)
     _compute_dtype(precision, dev)  # bad precision: fail before any download
     path = resolve_checkpoint(cfg.name, checkpoint, download=download, progress=progress)

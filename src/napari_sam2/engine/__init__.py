@@ -56,6 +56,12 @@ _EXPORTS = {
     "VideoSession": "napari_sam2.engine.session",
     "ImagePredictor": "napari_sam2.engine.image_predictor",
     "FeatureCache": "napari_sam2.engine.feature_cache",
+    "ConfidenceTrack": "napari_sam2.engine.confidence",
+    "LowConfidence": "napari_sam2.engine.confidence",
+    "confidence_tracks": "napari_sam2.engine.confidence",
+    "RetrackPlan": "napari_sam2.engine.retrack",
+    "plan_retrack": "napari_sam2.engine.retrack",
+    "run_retrack": "napari_sam2.engine.retrack",
     "TensorStore": "napari_sam2.engine.store",
     "MemoryBank": "napari_sam2.engine.memory_bank",
     "MemoryTree": "napari_sam2.engine.memory_tree",
@@ -79,6 +85,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.automask import AutoMaskGenerator, AutoMaskSettings, MaskRecord
+    from napari_sam2.engine.confidence import ConfidenceTrack, LowConfidence, confidence_tracks
     from napari_sam2.engine.feature_cache import FeatureCache
     from napari_sam2.engine.frames import (
         FrameIndexError,
@@ -101,6 +108,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from napari_sam2.engine.prompts import MaskPrompt, PointPrompt, make_box, make_mask, make_points
     from napari_sam2.engine.results import FrameResult, ImagePrediction
+    from napari_sam2.engine.retrack import RetrackPlan, plan_retrack, run_retrack
     from napari_sam2.engine.runner import SegmentOptions, segment_stack
     from napari_sam2.engine.seeding import LabelStack, seed_from_labels
     from napari_sam2.engine.session import VideoSession

@@ -240,7 +240,8 @@ def _open_path(path: Path) -> tuple[Any, Any]:
         kind = "zarr"
     else:
         raise ValueError(
-            f"unknown file type {suffix or path.name!r}: expected .tif/.tiff, .npy or .zarr"
+            f"{path}: unknown file type {suffix or path.name!r}; "
+            "expected .tif/.tiff, .npy or .zarr"
         )
     try:
         return _open_file(path, kind)

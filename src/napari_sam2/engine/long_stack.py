@@ -91,7 +91,7 @@ class LongStackRun:
         for row, (out, i) in zip(rows, outs):
             memory = FrameMemory(
                 out.masks[i : i + 1], out.obj_ptr[i : i + 1], out.object_score_logits[i : i + 1],
-                iou=out.ious[i].max().reshape(1),
+                iou=float(out.ious[i].max()),
             )
             memory.features = self.tracker.encode(feats, memory.mask_logits, memory.object_score)
             fork = self.bank.fork([row.obj_id])
@@ -141,7 +141,7 @@ class LongStackRun:
                 out.candidate_ptrs[i, j][None],
                 object_scores[k : k + 1],
                 features[k : k + 1],
-                out.ious[i, j].reshape(1),
+                float(out.ious[i, j]),
             )
             fork.store_tracked(obj_id, frame, self.postprocess(memory))
             step = Step(frame, float(out.ious[i, j]), float(out.object_score_logits[i, 0]))

@@ -60,7 +60,8 @@ class _Entry:
     obj_ptr: torch.Tensor
     object_score: torch.Tensor
     has_features: bool
-    iou: torch.Tensor | None = None
+    iou: float | None = None
+    score: float | None = None  # object_score as a float: read without touching the device
 
 
 @dataclass
@@ -226,10 +227,11 @@ class MemoryBank:
     def store_tracked(self, obj_id: int, frame: int, memory: FrameMemory) -> None:
         self._put(self._objects[obj_id], MemoryKind.TRACKED, frame, memory)
 
-    def mark_visited(self, frame: int, direction: Direction) -> None:
-        """Propagation reached ``frame`` for every object."""
-        for obj in self._objects.values():
-            obj.visited[frame] = direction
+    def mark_visited(self, frame: int, direction: Direction, obj_ids=None) -> None:
+        """Propagation reached ``frame`` for every object (or those of ``obj_ids``)."""
+        for obj_id, obj in self._objects.items():
+            if obj_ids is None or obj_id in obj_ids:
+                obj.visited[frame] = direction
 
     def visited(self, obj_id: int, frame: int) -> Direction | None:
         """How propagation last reached ``frame`` for this object (None: never)."""
@@ -245,6 +247,25 @@ class MemoryBank:
         """Frames where the object has a mask (prompted or tracked), sorted."""
         obj = self._objects[obj_id]
         return sorted(set(obj.pending).union(*obj.memories.values()))
+
+    def scores(self, obj_id: int) -> dict[int, tuple[float, float | None, bool]]:
+        """``frame -> (object score logit, predicted IoU, prompted)`` of what is shown.
+
+        Reads only what stays in RAM; copies each table first, so another
+        thread may call it while a propagation writes (a snapshot).
+        """
+        obj = self._objects.get(obj_id)
+        if obj is None:
+            return {}
+        out: dict[int, tuple[float, float | None, bool]] = {}
+        prompted = set(dict(obj.prompts))
+        for kind in (MemoryKind.TRACKED, MemoryKind.CONDITIONING):  # conditioning wins
+            for frame, entry in dict(obj.memories[kind]).items():
+                score = _score(entry.object_score) if entry.score is None else entry.score
+                out[frame] = (score, entry.iou, frame in prompted)
+        for frame, mem in dict(obj.pending).items():
+            out[frame] = (_score(mem.object_score), mem.iou, True)
+        return out
 
     def revision(self, obj_id: int) -> int:
         return self._objects[obj_id].revision
@@ -280,7 +301,8 @@ class MemoryBank:
         self._drop(obj, kind, frame)
         key = self._shared.put(tensors)
         obj.memories[kind][frame] = _Entry(
-            key, memory.obj_ptr, memory.object_score, memory.features is not None, memory.iou
+            key, memory.obj_ptr, memory.object_score, memory.features is not None, memory.iou,
+            _score(memory.object_score),
         )
         obj.revision += 1
 
@@ -374,3 +396,7 @@ def select_memories(
     return MemorySelection(
         obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1)
     )
+
+
+def _score(object_score: torch.Tensor) -> float:
+    return float(object_score.reshape(-1)[0])

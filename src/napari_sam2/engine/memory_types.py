@@ -42,7 +42,7 @@ class FrameMemory:
     obj_ptr: torch.Tensor  # (1, C)
     object_score: torch.Tensor  # (1, 1)
     features: torch.Tensor | None = None  # (1, mem_dim, h', w'); None until encoded
-    iou: torch.Tensor | None = None  # (1,) the decoder's predicted IoU; None for mask prompts
+    iou: float | None = None  # the decoder's predicted IoU of the chosen mask (None: unknown)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Candidates:
     def memory(self, index: int) -> FrameMemory:
         return FrameMemory(
             self.mask_logits[index][None, None], self.obj_ptrs[index][None], self.object_score,
-            iou=self.ious[index].reshape(1),
+            iou=float(self.ious[index]),
         )
 
 

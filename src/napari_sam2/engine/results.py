@@ -82,7 +82,7 @@ def frame_result(
             logits[i] = mem.mask_logits[0].float().cpu()
             scores[i] = mem.object_score.reshape(()).float().cpu()
             if mem.iou is not None:
-                ious[i] = mem.iou.reshape(-1)[0].float().cpu()
+                ious[i] = float(mem.iou)
     if non_overlap and len(obj_ids) > 1:
         logits = apply_non_overlap(logits)
     return FrameResult(

@@ -107,7 +107,6 @@ class VideoSession:
         self._lock = threading.RLock()
         self.inputs = FrameInputs.of(self.frames, model, self.normalization, enabled=read_ahead)
 
-    # -- description --------------------------------------------------------
     @property
     def num_frames(self) -> int:
         return self.frames.num_frames
@@ -128,7 +127,6 @@ class VideoSession:
         """Frames where ``obj_id`` has a mask (prompted or propagated), sorted."""
         return self.bank.frames_with_masks(self._known(obj_id))
 
-    # -- validation ---------------------------------------------------------
     def _frame(self, frame) -> int:
         return check_frame_index(frame, self.num_frames)
     def _known(self, obj_id) -> int:
@@ -137,7 +135,6 @@ class VideoSession:
             raise ValueError(f"unknown object id {obj_id}; objects in this session: {self.obj_ids}")
         return obj_id
 
-    # -- features -----------------------------------------------------------
     def features(self, frame: int) -> ImageFeatures:
         """Encoder features of ``frame``, from the cache when present."""
         cached = self.feature_cache.get(frame)
@@ -294,12 +291,12 @@ class VideoSession:
         self.bank.commit_prompted(encode)
 
     def propagate(
-        self, start: int | None = None, reverse: bool = False, max_frames: int | None = None
+        self, start: int | None = None, reverse: bool = False, max_frames: int | None = None,
+        obj_ids=None,
     ) -> Iterator[FrameResult]:
-        """Track every object frame by frame from ``start``; yields one result per frame.
-
-        ``start`` defaults to the earliest prompted frame; ``max_frames``
-        limits how many frames past ``start`` are visited.
+        """Track every object (or those of ``obj_ids``) frame by frame from ``start``; yields
+        one result per frame. ``start`` defaults to the earliest prompted frame;
+        ``max_frames`` limits how many frames past ``start`` are visited.
         """
         with self._lock:
             self._consolidate()
@@ -310,6 +307,7 @@ class VideoSession:
             if n < 0:
                 raise ValueError(f"max_frames must be >= 0, got {max_frames}")
             order = frame_order(start, reverse, n, self.num_frames)
+            only = None if obj_ids is None else {self._known(o) for o in obj_ids}
         run = None
         if self.memory_tree is not None:
             direction = Direction.of(reverse)
@@ -321,7 +319,7 @@ class VideoSession:
                     for ahead in order[i : i + 2]:  # this frame's input, then the next
                         if ahead not in self.feature_cache:
                             self.inputs.ahead(ahead)
-                    self._propagate_frame(frame, reverse, run)
+                    self._propagate_frame(frame, reverse, run, only)
                     result = self._result(frame)
                 yield result
         finally:
@@ -337,9 +335,11 @@ class VideoSession:
     def _first_conditioning_frame(self) -> int:
         return min(f for obj_id in self.obj_ids for f in self.bank.conditioning_frames(obj_id))
 
-    def _propagate_frame(self, frame: int, reverse: bool, run: LongStackRun | None = None) -> None:
+    def _propagate_frame(self, frame: int, reverse: bool, run: LongStackRun | None = None,
+                         only: set[int] | None = None) -> None:
         direction = Direction.of(reverse)
-        to_track = [o for o in self.obj_ids if not self.bank.is_conditioning(o, frame)]
+        to_track = [o for o in self.obj_ids if not self.bank.is_conditioning(o, frame)
+                    and (only is None or o in only)]
         if to_track and run is not None:
             with torch.inference_mode():
                 run.track(self.features(frame), to_track, frame)
@@ -349,7 +349,7 @@ class VideoSession:
                 mems = self._tracker.track(feats, to_track, frame, direction)
             for obj_id, mem in zip(to_track, mems):
                 self.bank.store_tracked(obj_id, frame, self._postprocess_memory(mem))
-        self.bank.mark_visited(frame, direction)
+        self.bank.mark_visited(frame, direction, only)
 
     def propagate_both(self, start: int | None = None) -> Iterator[FrameResult]:
         """Forward from ``start`` to the end, then backward from ``start`` to frame 0."""

@@ -59,7 +59,7 @@ class Tracker:
         )
         out = model.segment(pix, feats.high_res, coords, labels, prev_logits, multimask)
         mem = FrameMemory(out.masks, out.obj_ptr, out.object_score_logits,
-                          iou=out.ious.max(dim=-1).values)
+                          iou=chosen_iou(out, 0, multimask))
         cands = None
         if multimask:
             cands = Candidates(
@@ -118,7 +118,7 @@ class Tracker:
                     out.obj_ptr[row : row + 1],
                     out.object_score_logits[row : row + 1],
                     features[row : row + 1],
-                    out.ious[row].max().reshape(1),  # tracking shows the best candidate
+                    chosen_iou(out, row),
                 )
         return results  # type: ignore[return-value]
 
@@ -145,6 +145,12 @@ class Tracker:
         return self.model.encode_memory(
             feats.expand(masks.shape[0]).embed, masks, object_scores, binarize=False
         )
+
+
+def chosen_iou(out: SegmentOutput, row: int, multimask: bool = True) -> float:
+    """The predicted IoU of the mask ``segment`` chose for batch row ``row``."""
+    ious = out.ious[row].float()
+    return float(ious.max() if multimask else ious[0])
 
 
 def group_by_structure(selections: list[MemorySelection]) -> list[list[int]]:
