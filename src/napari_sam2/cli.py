@@ -264,8 +264,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     demo.write_demo(args.out, result)
     print(f"wrote stack.tif, prompts.json and labels.tif to {args.out}")
     print("IoU with the true cell, per frame:", " ".join(f"{v:.2f}" for v in result.iou))
-    print(f"view it: napari --plugin napari-sam2 {args.out / 'stack.tif'} "
-          f"{args.out / 'labels.tif'}")
+    print(f"view it: napari {args.out / 'stack.tif'} {args.out / 'labels.tif'} "
+          "(napari asks which reader opens labels.tif: napari-sam2 opens it as Labels)")
 
 
 def _demo_settings(args: argparse.Namespace):

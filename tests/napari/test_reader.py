@@ -22,7 +22,7 @@ def files(tmp_path):
     stack = (np.random.default_rng(0).random((3, 32, 32)) * 1000).astype(np.uint16)
     tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
     cli = write_label_stack(tmp_path / "labels.tif", labels)  # what `segment --out` writes
-    (plugin,) = write_labels(str(tmp_path / "saved.tif"), labels, {})  # napari's writer
+    (plugin,) = write_labels(str(tmp_path / "saved_labels.tif"), labels, {})  # napari's writer
     return tmp_path / "stack.tif", cli, plugin, labels
 
 
@@ -50,9 +50,10 @@ def test_viewer_opens_stack_as_image_and_labels_as_labels(files, make_napari_vie
 
     stack, cli, plugin, labels = files
     viewer = make_napari_viewer()
-    viewer.open([str(stack), str(cli), str(plugin)], plugin=PLUGIN)
+    viewer.open(str(stack))  # napari's own reader: ours does not claim every TIFF
+    viewer.open([str(cli), str(plugin)], plugin=PLUGIN)
     kinds = {layer.name: type(layer) for layer in viewer.layers}
-    assert kinds == {"stack": Image, "labels": Labels, "saved": Labels}
+    assert kinds == {"stack": Image, "labels": Labels, "saved_labels": Labels}
     np.testing.assert_array_equal(viewer.layers["labels"].data, labels)
 
 
@@ -62,3 +63,5 @@ def test_manifest_declares_the_reader():
     pm = PluginManager.instance()
     readers = [r for r in pm.iter_compatible_readers(["labels.tif"]) if r.plugin_name == PLUGIN]
     assert readers and readers[0].command == "napari-sam2.get_reader"
+    for name in ("stack.tif", "cells.tiff"):  # ordinary TIFFs: no reader choice dialog
+        assert not [r for r in pm.iter_compatible_readers([name]) if r.plugin_name == PLUGIN]

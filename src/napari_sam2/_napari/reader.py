@@ -4,9 +4,9 @@ Every label TIFF the plugin's writer and the command line write carries a
 mark (the TIFF Software tag ``napari-sam2 labels``, see
 :data:`napari_sam2.export.LABELS_MARK`); this reader opens such a file as a
 Labels layer. Any other TIFF opens as an Image layer, as napari's own
-reader would, so choosing this reader for ``.tif`` files loses nothing:
-
-    napari --plugin napari-sam2 stack.tif labels.tif
+reader would. The manifest offers it only for names holding ``labels`` or
+``mask`` (``labels.tif``, CTC ``mask000.tif``): a reader for every TIFF would
+make napari ask which reader to use for each TIFF a user opens.
 """
 
 from __future__ import annotations
