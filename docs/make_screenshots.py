@@ -2,10 +2,11 @@
 
 Run under a virtual display (no GPU, no real checkpoint needed):
 
-    xvfb-run -a -s "-screen 0 1600x1100x24" python docs/make_screenshots.py [--checkpoint sam2.1_hiera_tiny.pt]
+    xvfb-run -a -s "-screen 0 1600x1100x24" python docs/make_screenshots.py [--checkpoint FILE]
 
-Without ``--checkpoint`` it uses stand-in weights: the widget, layers and
-flow are real, but the masks are not real cell outlines (the captions say so).
+Without ``--checkpoint`` it uses the packaged demo model (trained on synthetic
+cells: real masks on the synthetic sample, offline); ``--standin`` uses
+stand-in weights (the flow only, no real masks).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def _wait(app, cond, timeout=600.0) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--checkpoint", default=None,
+                        help="an official checkpoint file (default: the packaged demo model)")
+    parser.add_argument("--standin", action="store_true",
+                        help="stand-in weights: the flow without real masks")
     args = parser.parse_args()
     _register_plugin()
     from qtpy.QtWidgets import QApplication
@@ -56,7 +60,7 @@ def main() -> None:
     import napari
 
     checkpoint = args.checkpoint
-    if checkpoint is None:
+    if args.standin:
         from napari_sam2.checkpoints.standin import write_standin_checkpoint
 
         checkpoint = str(
@@ -70,11 +74,15 @@ def main() -> None:
     viewer.window.resize(1560, 1040)
     viewer.open_sample("napari-sam2", "cells_timelapse")
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-sam2", "Segment Anything 2")
-    widget.settings.checkpoint.setText(checkpoint)
-    widget.settings.device.setCurrentText("cpu")
-    if args.checkpoint is None:  # stand-in weights: keep it quick
-        widget.settings.advanced.setChecked(True)
-        widget.settings.image_size.setCurrentText("256")
+    settings = widget.settings
+    if checkpoint is None:  # the packaged demo model: real masks, offline
+        settings.preset.setCurrentIndex(settings.preset.findData("demo"))
+    else:
+        settings.checkpoint.setText(checkpoint)
+    settings.device.setCurrentText("cpu")
+    if args.standin:  # stand-in weights: keep it quick
+        settings.advanced.setChecked(True)
+        settings.image_size.setCurrentText("256")
     widget.setup_layers()
     app = QApplication.instance()
     app.processEvents()
@@ -84,12 +92,16 @@ def main() -> None:
     ctrl = widget.controller
     _wait(app, lambda: ctrl._loading is None)  # setup_layers loads the model in the background
     viewer.dims.set_current_step(0, 0)
-    image = viewer.layers["cells (2D+t)"].data
     import numpy as np
 
-    row, col = np.unravel_index(np.argmax(image[0]), image[0].shape)
+    from napari_sam2._napari.sample_data import timelapse_stack
+    from napari_sam2.engine.synthetic import click_point
+
+    truth = timelapse_stack().labels[0]  # the sample's ground truth: click inside a cell
+    ids, counts = np.unique(truth, return_counts=True)
+    col, row = click_point(truth, int(ids[1:][np.argmax(counts[1:])]))
     ctrl.points_layer.add([[0, row, col]])
-    app.processEvents()
+    _wait(app, lambda: not ctrl.busy)  # the mask comes from a worker
     _save(viewer, "after_click.png")
 
     widget.propagation.forward.click()
