@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from napari_sam2.batch.options import add_image_arguments
+
 HELP = "segment every object on one frame automatically (a grid of clicks) into a label image"
 DESCRIPTION = (
     "Run SAM 2's automatic mask generator on frame N of IMAGE: a grid of clicks goes through "
@@ -36,10 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame", type=int, default=0, metavar="N",
                    help="frame (time point or z slice) to segment (default 0)")
     p.add_argument("--out", type=Path, required=True, help="output label image, .tif")
-    p.add_argument("--frame-axis", type=int, default=0,
-                   help="axis of frames: time or z (default 0; ignored for a 2-D image)")
-    p.add_argument("--channel", type=int, help="channel to segment (with --channel-axis, or RGB)")
-    p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
+    add_image_arguments(p)
     p.add_argument("--points-per-side", type=int, default=32, metavar="N",
                    help="grid of N x N clicks (default 32)")
     p.add_argument("--points-per-batch", type=int, default=64, metavar="B",
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace, load_model: Callable) -> None:
         raise FileNotFoundError(f"image not found: {args.image}")
     if args.out.suffix.lower() not in (".tif", ".tiff"):
         raise ValueError(f"--out must be a .tif file, got {args.out.name}")
-    source = open_frames(args.image, frame_axis=args.frame_axis, channel=args.channel,
+    source = open_frames(args.image, frame_axis=args.frame_axis or 0, channel=args.channel,
                          channel_axis=args.channel_axis)
     frame = source.read(args.frame)  # a bad --frame fails before the model loads
     settings = settings_from(args)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_sam2.batch.options import add_image_arguments
+
 __all__ = ["add_parser", "cmd_track_all"]
 
 FORMATS = ("ctc", "geff", "tif")
@@ -40,9 +42,7 @@ def add_parser(sub, model_options, load_model, progress_bar) -> None:
                         "geff: lineage.geff + labels.tif; tif: labels.tif + res_track.txt")
     p.add_argument("--start", type=int, default=0, help="seeded first frame (default 0)")
     p.add_argument("--stop", type=int, help="end of the range, exclusive (default: all frames)")
-    p.add_argument("--frame-axis", type=int, default=0, help="axis of frames (default 0)")
-    p.add_argument("--channel", type=int, help="channel to track (with --channel-axis, or RGB)")
-    p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
+    add_image_arguments(p, verb="track")
     p.add_argument("--min-area", type=int, default=10, metavar="PX",
                    help="smaller seeds are ignored and smaller masks end a track (default 10)")
     p.add_argument("--fill-holes", type=int, default=0, metavar="AREA",
@@ -94,7 +94,7 @@ def cmd_track_all(args: argparse.Namespace, *, load_model, progress_bar) -> None
 
     if not args.image.exists():
         raise FileNotFoundError(f"image not found: {args.image}")
-    frames = open_frames(args.image, frame_axis=args.frame_axis, channel=args.channel,
+    frames = open_frames(args.image, frame_axis=args.frame_axis or 0, channel=args.channel,
                          channel_axis=args.channel_axis)
     try:
         options = TrackAllOptions(start=args.start, stop=args.stop,

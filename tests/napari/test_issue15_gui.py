@@ -4,6 +4,7 @@ clicks off the GUI thread, one undo per action, feedback."""
 from __future__ import annotations
 
 import numpy as np
+from tests.napari.test_prompts_gui import _key
 
 from napari_sam2._napari.bindings import ImageLayers
 from napari_sam2._napari.sample_data import make_timelapse
@@ -15,12 +16,6 @@ def _ready(open_widget, n=6, size=96):
     return viewer, widget, widget.controller
 
 
-def _key(layer, key):
-    """Call what a layer binds to ``key`` (as napari would on a key press)."""
-    for binding, func in layer.keymap.items():
-        if str(binding).lower() == key:
-            return func(layer)
-    raise AssertionError(f"{key!r} is not bound on {layer.name}")
 
 
 def _settle(ctrl, qtbot, timeout=60_000):

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from napari_sam2.engine.runner import SegmentOptions
 
-__all__ = ["DEFAULT_MODEL", "FORMATS", "ModelSettings", "StackSettings", "add_model_arguments",
-           "add_segment_arguments", "segment_options"]
+__all__ = ["DEFAULT_MODEL", "FORMATS", "ModelSettings", "StackSettings", "add_image_arguments",
+           "add_model_arguments", "add_segment_arguments", "segment_options"]
 
 DEFAULT_MODEL = "sam2.1_hiera_tiny"
 FORMATS = ("tiff", "ctc")
@@ -44,14 +44,19 @@ def add_model_arguments(p: argparse.ArgumentParser, default_model: str = DEFAULT
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_image_arguments(p: argparse.ArgumentParser, verb: str = "segment") -> None:
+    """--frame-axis, --channel, --channel-axis: how a file's axes are read (every command)."""
+    p.add_argument("--frame-axis", type=int,
+                   help="axis of frames: time or z (default 0; not for a single 2-D image)")
+    p.add_argument("--channel", type=int, help=f"channel to {verb} (with --channel-axis, or RGB)")
+    p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
+
+
 def add_segment_arguments(p: argparse.ArgumentParser) -> None:
     """Output format, frame/channel axes, direction and range, post-processing, long-stack mode."""
     p.add_argument("--format", choices=list(FORMATS), default="tiff",
                    help="labelled TIFF stack (default) or Cell Tracking Challenge folder")
-    p.add_argument("--frame-axis", type=int,
-                   help="axis of frames: time or z (default 0; not for a single 2-D image)")
-    p.add_argument("--channel", type=int, help="channel to segment (with --channel-axis, or RGB)")
-    p.add_argument("--channel-axis", type=int, help="axis of channels, if any")
+    add_image_arguments(p)
     p.add_argument("--direction", choices=["forward", "backward", "both"], default="forward",
                    help="forward from the first prompted frame, backward from the last, or both")
     p.add_argument("--start", type=int, default=0, help="first frame of the range (default 0)")
