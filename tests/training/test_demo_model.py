@@ -71,12 +71,11 @@ def test_one_positive_click_segments_the_cell(model):
     assert np.median(ious) >= 0.85, sorted(ious)
 
 
-# The shipped model (first stage) misses these three goals of issue 11; strict, so
-# a retrained model that meets one turns its xfail into a failure to remove.
+# The shipped model misses these two goals of issue 11; strict, so a retrained
+# model that meets one turns its xfail into a failure to remove.
 _SHORT = "the shipped demo model falls short (docs/training.md): "
 
 
-@pytest.mark.xfail(strict=True, reason=_SHORT + "box median IoU 0.896 < 0.9")
 def test_box_segments_the_cell(model):
     ious = []
     for seed in SEEDS:
@@ -98,7 +97,7 @@ def _touching_pairs(labels2d: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-@pytest.mark.xfail(strict=True, reason=_SHORT + "a negative click leaves 44 % of the neighbour")
+@pytest.mark.xfail(strict=True, reason=_SHORT + "a negative click leaves 48 % of the neighbour")
 def test_negative_click_removes_a_merged_neighbour(model):
     """A box around two touching cells covers both; a negative click on one removes it."""
     kept, left = [], []

@@ -75,21 +75,22 @@ class TrainConfig:
 
     @classmethod
     def demo_refine(cls, **overrides) -> TrainConfig:
-        """The demo model's second stage, from the first stage's weights (``--checkpoint``).
+        """The demo model's second stage, from the first stage's weights (``--checkpoint``):
+        the shipped model is this run's export.
 
-        More of what the first stage learned least: boxes around two touching
-        cells followed by a negative click, and clips where a cell leaves (the
-        object score must fall). A lower learning rate keeps what was learned.
+        A little more of what the first stage learned least (boxes around two
+        touching cells followed by a negative click; cells that leave, whose
+        object score must fall) at a low learning rate that keeps what it learned.
         """
         base = {
             "model": "demo",
-            "steps": 2000,
+            "steps": 900,
             "image_phase": 0.0,
-            "clip_fraction": 0.5,
-            "lr": 3e-4,
-            "warmup_steps": 50,
-            "p_leaving": 0.9,
-            "prompts": PromptRecipe(p_merged_box=0.4, p_box=0.3),
+            "clip_fraction": 0.4,
+            "lr": 1e-4,
+            "warmup_steps": 30,
+            "p_leaving": 0.6,
+            "prompts": PromptRecipe(p_merged_box=0.45, p_box=0.3),
             "weights": LossWeights(object_score=2.0),
         }
         return cls(**{**base, **overrides})
