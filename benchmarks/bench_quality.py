@@ -107,6 +107,8 @@ def main() -> None:
         "--sizes", type=int, nargs="*", default=[192, 128], help="smaller input sizes to compare"
     )
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--only", nargs="*", help="settings to run (names as printed; default all)")
+    p.add_argument("--kinds", nargs="*", help="stack kinds to run (default all)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     if not args.checkpoint.is_file():
@@ -115,6 +117,8 @@ def main() -> None:
     kinds = {
         "timelapse": StackSpec(frames=args.frames),
         "zstack": StackSpec.preset("zstack", frames=args.frames),
+        # touching cells, bright debris and passing occluders: where long-stack mode should help
+        "hard": StackSpec(frames=args.frames, distractors=8, occlusion=2, touching=True),
     }
     data = {
         k: [make_stack(spec, seed) for seed in range(100, 100 + args.stacks)]
@@ -134,6 +138,10 @@ def main() -> None:
               f"{'s/frame':>8s} {'cells':>6s}")
     print(header)
     print("-" * len(header))
+    if args.kinds:
+        data = {k: v for k, v in data.items() if k in args.kinds}
+    if args.only:
+        settings = [row for row in settings if row[0] in args.only]
     for name, size, dtype, tree in settings:
         model = load(args.checkpoint, size)
         if dtype != torch.float32:
