@@ -19,7 +19,7 @@ hypothesis). Stored entries are reference-counted across forks.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -33,6 +33,7 @@ from napari_sam2.engine.memory_types import (
     MemorySelection,
     PointerSlot,
     SpatialSlot,
+    select_memories,
 )
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.engine.store import SharedTensorStore, TensorStore
@@ -351,51 +352,6 @@ class MemoryBank:
             for i, p in enumerate(first.pointers)
         ]
         return MemoryPrompt(spatial, pointers, first.max_distance)
-
-
-def select_memories(
-    rules: MemoryRules,
-    obj_id: int,
-    frame: int,
-    direction: Direction,
-    conditioning: Iterable[int],
-    tracked_features: Container[int],
-    tracked: Container[int],
-) -> MemorySelection:
-    """Which memories ``frame`` attends to, as SAM 2's video predictor picks them.
-
-    Every ``conditioning`` frame (slot 0); the tracked frames 1..6 steps back in
-    the direction of travel (slot 6 the nearest) that have ``tracked_features``;
-    object pointers of conditioning frames in the past at their (signed, for
-    SAM 2.1) distance, then of ``tracked`` frames 1..15 steps back. The one
-    rule for inference (:meth:`MemoryBank.select`) and training clips.
-    """
-    back = -direction.value  # one step into "the past"
-    conditioning = list(conditioning)
-    spatial = [SpatialSlot(t, MemoryKind.CONDITIONING, 0) for t in conditioning]
-    for t_pos in range(1, rules.num_maskmem):
-        t = frame + back * (rules.num_maskmem - t_pos)
-        if t in tracked_features:
-            spatial.append(SpatialSlot(t, MemoryKind.TRACKED, t_pos))
-    max_ptrs = min(rules.num_frames, rules.max_obj_ptrs)
-    pointers = []
-    for t in conditioning:
-        if (t - frame) * back >= 0:  # the prompted frame itself or its past
-            dist = (frame - t) * direction.value
-            pointers.append(
-                PointerSlot(
-                    t, MemoryKind.CONDITIONING, dist if rules.signed_pointer_distance else abs(dist)
-                )
-            )
-    for dist in range(1, max_ptrs):
-        t = frame + back * dist
-        if not 0 <= t < rules.num_frames:
-            break
-        if t in tracked:
-            pointers.append(PointerSlot(t, MemoryKind.TRACKED, dist))
-    return MemorySelection(
-        obj_id, frame, direction, tuple(spatial), tuple(pointers), max(max_ptrs - 1, 1)
-    )
 
 
 def _score(object_score: torch.Tensor) -> float:

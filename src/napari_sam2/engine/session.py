@@ -308,17 +308,14 @@ class VideoSession:
                 raise ValueError(f"max_frames must be >= 0, got {max_frames}")
             order = frame_order(start, reverse, n, self.num_frames)
             only = None if obj_ids is None else {self._known(o) for o in obj_ids}
-        run = None
-        if self.memory_tree is not None:
-            direction = Direction.of(reverse)
-            run = LongStackRun(self.bank, self._tracker, self.memory_tree, direction,
-                               self._postprocess_memory)
+        run = None if self.memory_tree is None else LongStackRun(
+            self.bank, self._tracker, self.memory_tree, Direction.of(reverse),
+            self._postprocess_memory)
         try:
             for i, frame in enumerate(order):
                 with self._lock:
-                    for ahead in order[i : i + 2]:  # this frame's input, then the next
-                        if ahead not in self.feature_cache:
-                            self.inputs.ahead(ahead)
+                    for ahead in (f for f in order[i : i + 2] if f not in self.feature_cache):
+                        self.inputs.ahead(ahead)  # this frame's input, then the next
                     self._propagate_frame(frame, reverse, run, only)
                     result = self._result(frame)
                 yield result

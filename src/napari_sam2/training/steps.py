@@ -16,8 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from napari_sam2.engine.memory_bank import select_memories
-from napari_sam2.engine.memory_types import Direction, MemoryKind, MemoryRules
+from napari_sam2.engine.memory_types import Direction, MemoryKind, MemoryRules, select_memories
 from napari_sam2.model.config import SAM2Config
 from napari_sam2.model.sam2 import ImageFeatures, MemoryPrompt, SAM2Model, SegmentOutput
 from napari_sam2.training.data import ClipBatch, ImageBatch
@@ -60,7 +59,7 @@ def forward_memory_prompt(
 ) -> MemoryPrompt:
     """The memories of ``frame`` in a forward propagation: ``{frame: (features, obj_ptr)}``.
 
-    The selection is inference's own (:func:`~napari_sam2.engine.memory_bank.select_memories`);
+    The selection is inference's own (:func:`~napari_sam2.engine.memory_types.select_memories`);
     only the tensors differ: here they keep their gradients.
     """
     sel = select_memories(
