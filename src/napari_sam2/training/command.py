@@ -74,10 +74,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--recipe",
-        choices=["demo", "demo-refine", "finetune"],
-        help="preset schedule: demo (from random weights), demo-refine (the demo model's "
-        "second stage, from --checkpoint) or finetune (default: finetune with --checkpoint, "
-        "else demo)",
+        choices=["demo", "demo-refine", "demo-polish", "finetune"],
+        help="preset schedule: demo (from random weights), demo-refine and demo-polish (the "
+        "demo model's second and third stages, from --checkpoint) or finetune (default: "
+        "finetune with --checkpoint, else demo)",
     )
     p.add_argument(
         "--model", help="model preset to train (default: demo; finetune: sam2.1_hiera_tiny)"
@@ -186,6 +186,7 @@ def run(args) -> None:
     presets = {
         "demo": TrainConfig.demo,
         "demo-refine": TrainConfig.demo_refine,
+        "demo-polish": TrainConfig.demo_polish,
         "finetune": TrainConfig.finetune,
     }
     cfg = presets[recipe](**overrides)

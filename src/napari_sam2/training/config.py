@@ -28,6 +28,7 @@ class TrainConfig:
     clip_length: int = 8  # SAM 2 trains on 8-frame clips
     clip_objects: int = 3
     p_leaving: float = 0.3  # clips: chance of preferring objects that vanish within the clip
+    min_absent: int = 0  # ... and then, if it can, one absent from at least this many frames
     p_zoom: float = 0.0  # image batches: chance of a random crop (half to all of a side) enlarged
     lr: float = 1e-3
     image_encoder_lr_scale: float = 1.0  # e.g. 0.1 when fine-tuning a real checkpoint
@@ -92,6 +93,29 @@ class TrainConfig:
             "p_leaving": 0.6,
             "prompts": PromptRecipe(p_merged_box=0.45, p_box=0.3),
             "weights": LossWeights(object_score=2.0),
+        }
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def demo_polish(cls, **overrides) -> TrainConfig:
+        """The demo model's third stage, from the second stage's export (``--checkpoint``).
+
+        Aimed at the two behaviours the second stage still missed: every box
+        around two touching cells is followed by a corrective (negative)
+        click, and leaving cells are drawn so that they are gone for at least
+        three of the eight frames, with the object score weighted 3.
+        """
+        base = {
+            "model": "demo",
+            "steps": 1200,
+            "image_phase": 0.0,
+            "clip_fraction": 0.5,
+            "lr": 1e-4,
+            "warmup_steps": 30,
+            "p_leaving": 0.8,
+            "min_absent": 3,
+            "prompts": PromptRecipe(p_merged_box=0.5, p_box=0.25, merged_min_rounds=1),
+            "weights": LossWeights(object_score=3.0),
         }
         return cls(**{**base, **overrides})
 

@@ -153,19 +153,23 @@ def clip_batch(
     image_size: int,
     rng: np.random.Generator,
     p_leaving: float = 0.3,
+    min_absent: int = 0,
 ) -> ClipBatch:
     """A forward clip of ``length`` frames (stride 1 or 2, maybe time-reversed) and
     up to ``max_objects`` objects visible on its first frame.
 
     With probability ``p_leaving`` objects that vanish within the clip (leave
-    the field, divide, end in z) are preferred, so the object score learns absence.
+    the field, divide, end in z) are preferred, so the object score learns absence;
+    with ``min_absent`` such a clip is redrawn (for a while) until one of them
+    is absent from at least that many frames: early exits, long absences.
     """
     linked = [s for s in stacks if s.linked and len(s.image) >= length]
     if not linked:
         raise ValueError(
             f"no labelled stack with linked ids and at least {length} frames for clips"
         )
-    for _ in range(100):
+    want_leaving = None
+    for attempt in range(100):
         st = linked[int(rng.integers(len(linked)))]
         n = len(st.image)
         stride = 2 if n >= 2 * length - 1 and rng.random() < 0.4 else 1
@@ -179,10 +183,13 @@ def clip_batch(
         ids = _visible_ids(lab[0])
         if not ids:
             continue
-        if rng.random() < p_leaving:
-            leaving = [
-                i for i in ids if not all((lab[k] == i).sum() >= MIN_AREA for k in range(length))
-            ]
+        if want_leaving is None or not min_absent:  # drawn here as before min_absent existed
+            want_leaving = rng.random() < p_leaving
+        if want_leaving:
+            absent = {i: sum((lab[k] == i).sum() < MIN_AREA for k in range(length)) for i in ids}
+            leaving = [i for i in ids if absent[i] > 0]
+            if min_absent and attempt < 60 and max(absent.values()) < min_absent:
+                continue
             if leaving:
                 ids = leaving
         chosen = rng.choice(ids, size=min(max_objects, len(ids)), replace=False)

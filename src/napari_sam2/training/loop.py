@@ -221,6 +221,7 @@ def train(
                         size,
                         rng,
                         p_leaving=cfg.p_leaving,
+                        min_absent=cfg.min_absent,
                     )
                     batch.frames, batch.targets = batch.frames.to(device), batch.targets.to(device)
                     res = clip_step(

@@ -38,6 +38,7 @@ class PromptRecipe:
     p_mask: float = 0.15  # ... or, on a clip's first frame, the true mask
     correction_rounds: int = 3  # at most this many corrective clicks after the first prompt (image
     # batches); each batch draws 0..correction_rounds, as SAM 2 varies the number of corrections
+    merged_min_rounds: int = 0  # after a merged box at least this many (the negative click's lesson)
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
@@ -175,8 +176,9 @@ def _first_prompts(
     recipe: PromptRecipe,
     rng: np.random.Generator,
     neighbours: np.ndarray | None = None,
-) -> PromptSet:
-    """Clicks for every row, or boxes for every row (one kind per batch: equal point counts).
+) -> tuple[PromptSet, bool]:
+    """Clicks for every row, or boxes for every row (one kind per batch: equal point counts),
+    and whether the boxes are merged.
 
     A "merged" box also holds a touching neighbour (where there is one): the
     corrective clicks then teach negative clicks that cut the neighbour away.
@@ -192,7 +194,7 @@ def _first_prompts(
             prompts.add_box(row, noisy_box(mask, rng))
         else:
             prompts.add(row, first_click(mask, rng), 1)
-    return prompts
+    return prompts, merged
 
 
 def image_step(
@@ -210,8 +212,10 @@ def image_step(
     pix = model.condition(feats, None)
     tally = _Tally(weights)
     neighbours = batch.neighbours.cpu().numpy() if batch.neighbours is not None else None
-    prompts = _first_prompts(batch.targets.cpu().numpy() > 0, recipe, rng, neighbours)
+    prompts, merged = _first_prompts(batch.targets.cpu().numpy() > 0, recipe, rng, neighbours)
     rounds = int(rng.integers(recipe.correction_rounds + 1))
+    if merged:
+        rounds = max(rounds, recipe.merged_min_rounds)
     _interactive(model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng)
     return tally.result()
 
@@ -243,7 +247,7 @@ def clip_step(
     if rng.random() < recipe.p_mask:
         out = model.mask_as_output(f0, t0[:, None])
     else:
-        prompts = _first_prompts(t0.cpu().numpy() > 0, recipe, rng)
+        prompts, _ = _first_prompts(t0.cpu().numpy() > 0, recipe, rng)
         out = _interactive(
             model,
             model.condition(f0, None),
