@@ -203,17 +203,58 @@ def _report(name: str, ious: list[float], dlogits: list[float]) -> None:
           f"({len(q)} frame-objects)")
 
 
-def quality(args) -> None:
-    from bench_quality import MIN_AREA
+def benchmark_stack(frames: int) -> np.ndarray:
+    """The 512 x 512 uint16 stack of ``bench_video.py`` (a drifting bright blob), in RAM."""
     from bench_video import _write_stack
 
-    from napari_sam2.engine.synthetic import StackSpec, click_point, make_stack
+    with tempfile.TemporaryDirectory() as tmp:
+        _write_stack(str(Path(tmp) / "s.npy"), frames, 512)
+        return np.load(Path(tmp) / "s.npy")
+
+
+def demo_models(path: str | Path) -> list:
+    """The trained demo model from ``path``, in float32 and in bfloat16."""
     from napari_sam2.model import build_model, get_config
 
+    state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    models = []
+    for dtype in (torch.float32, torch.bfloat16):
+        m = build_model(get_config("demo"))
+        m.load_state_dict(state)
+        m.eval().use_compute_dtype(dtype)
+        models.append(m)
+    return models
+
+
+def held_out_parity(models: list, frames: int, stacks: int,
+                    cells: int) -> dict[str, tuple[list[float], list[float]]]:
+    """IoUs and mean |dlogit| of ``models[1]`` against ``models[0]`` per held-out stack kind
+    (seeds 100.., clicks on up to ``cells`` cells of frame 0)."""
+    from bench_quality import MIN_AREA
+
+    from napari_sam2.engine.synthetic import StackSpec, click_point, make_stack
+
+    kinds = {"timelapse": StackSpec(frames=frames),
+             "zstack": StackSpec.preset("zstack", frames=frames)}
+    out = {}
+    for kind, spec in kinds.items():
+        ious, dl = [], []
+        for seed in range(100, 100 + stacks):
+            st = make_stack(spec, seed)
+            ids, counts = np.unique(st.labels[0], return_counts=True)
+            chosen = [int(i) for i, c in zip(ids, counts) if i and c >= MIN_AREA][:cells]
+            clicks = {c: click_point(st.labels[0], c) for c in chosen}
+            if clicks:
+                i, d = _compare(*[_run(m, st.image, clicks) for m in models])
+                ious += i
+                dl += d
+        out[kind] = (ious, dl)
+    return out
+
+
+def quality(args) -> None:
     print(f"bfloat16 against float32 ({describe_machine()})")
-    with tempfile.TemporaryDirectory() as tmp:
-        _write_stack(str(Path(tmp) / "s.npy"), args.bench_frames, 512)
-        stack = np.load(Path(tmp) / "s.npy")
+    stack = benchmark_stack(args.bench_frames)
     models = [standin_model(), standin_model()]
     models[1].use_compute_dtype(torch.bfloat16)
     runs = [_run(m, stack, {1: [170, 256]}) for m in models]
@@ -222,27 +263,9 @@ def quality(args) -> None:
     if not Path(args.demo).is_file():
         print(f"  demo checkpoint {args.demo} not found: held-out stacks skipped")
         return
-    state = torch.load(args.demo, map_location="cpu", weights_only=True)["model"]
-    models = []
-    for dtype in (torch.float32, torch.bfloat16):
-        m = build_model(get_config("demo"))
-        m.load_state_dict(state)
-        m.eval().use_compute_dtype(dtype)
-        models.append(m)
-    kinds = {"timelapse": StackSpec(frames=args.frames),
-             "zstack": StackSpec.preset("zstack", frames=args.frames)}
+    parity = held_out_parity(demo_models(args.demo), args.frames, args.stacks, args.cells)
     total_i, total_d = [], []
-    for kind, spec in kinds.items():
-        ious, dl = [], []
-        for seed in range(100, 100 + args.stacks):
-            st = make_stack(spec, seed)
-            ids, counts = np.unique(st.labels[0], return_counts=True)
-            cells = [int(i) for i, c in zip(ids, counts) if i and c >= MIN_AREA][: args.cells]
-            clicks = {c: click_point(st.labels[0], c) for c in cells}
-            if clicks:
-                i, d = _compare(*[_run(m, st.image, clicks) for m in models])
-                ious += i
-                dl += d
+    for kind, (ious, dl) in parity.items():
         _report(f"demo model, held-out {kind} x{args.stacks}", ious, dl)
         total_i += ious
         total_d += dl
