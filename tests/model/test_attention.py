@@ -34,3 +34,35 @@ def test_values_projected_after_attention_is_the_same_map():
         k = torch.cat([transformer.apply_rope(k[:, :, :48], cos, sin), k[:, :, 48:]], dim=2)
         expected = attn._attend(q, k, attn._heads(attn.v_proj(memory)))
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+def _memory_prompt(model, b: int, h: int):
+    from napari_sam2.model.sam2 import MemoryPrompt
+
+    torch.manual_seed(1)
+    m, c = model.cfg.mem_dim, model.cfg.d_model
+    spatial = [(torch.randn(b, m, h, h), t_pos) for t_pos in (0, 1, 3)]
+    pointers = [(torch.randn(b, c), d) for d in (0, 1, 2)]
+    return MemoryPrompt(spatial, pointers, 16)
+
+
+def test_cached_memory_keys_give_the_same_conditioning(small_model):
+    """Keys formed once per memory frame (plus their temporal offset at each use)
+    condition a frame as the keys formed whole."""
+    from napari_sam2.model.sam2 import ImageFeatures
+
+    model = small_model
+    h = model.cfg.image_size // 16
+    feats = ImageFeatures(torch.randn(2, model.cfg.d_model, h, h), (None, None))
+    memory = _memory_prompt(model, 2, h)
+    with torch.inference_mode():
+        expected = model.condition(feats, memory)
+        memory.spatial_keys = [model.memory_keys(f) for f, _ in memory.spatial]
+        memory.key_offsets = [model.memory_key_offsets(t, h, h) for _, t in memory.spatial]
+        got = model.condition(feats, memory)
+    assert len(memory.spatial_keys[0]) == len(model.memory_attention.layers)
+    torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-5)
+    # A wrong temporal position must show: the offsets are not a no-op.
+    memory.key_offsets = memory.key_offsets[::-1]
+    with torch.inference_mode():
+        assert (model.condition(feats, memory) - expected).abs().max() > 1e-3

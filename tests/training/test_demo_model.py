@@ -182,21 +182,21 @@ def test_correction_click_improves_its_frame_and_the_frames_after(model):
 
 @pytest.mark.xfail(strict=True, reason=_SHORT + "score negative on 63 % of absent frames")
 def test_object_score_is_negative_where_the_cell_has_left(model):
+    # Every leaving cell of 16 stacks (about 25 tracks): one cell that jumps to a
+    # neighbour must not decide the figure, as it did when three tracks were scored.
     absent_scores = []
-    for seed in range(20, 40):
+    for seed in range(20, 36):
         st = _stack(seed, divisions=False, enter_leave=True, speed=2.5)
         present = st.labels.reshape(len(st.labels), -1)
         leavers = [c for c in _cells(st.labels[0]) if not (present == c).any(1)[-1]]
         if not leavers:
             continue
         session = VideoSession(model, st.image)
-        for c in leavers[:3]:
+        for c in leavers:
             session.add_points(0, c, [click_point(st.labels[0], c)], [1])
         for res in session.propagate(0):
-            for c in leavers[:3]:
+            for c in leavers:
                 if not (st.labels[res.frame] == c).any():
                     absent_scores.append(float(res.object_score_logits[res.obj_ids.index(c)]))
-        if len(absent_scores) >= 30:
-            break
-    assert len(absent_scores) >= 10
+    assert len(absent_scores) >= 100
     assert np.mean(np.array(absent_scores) < 0) >= 0.9, absent_scores

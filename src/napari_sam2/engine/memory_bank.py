@@ -331,27 +331,46 @@ class MemoryBank:
     def _stored(self, entry: _Entry) -> bool:
         return entry.key in self._shared.store
 
-    def gather(self, selections: Sequence[MemorySelection]) -> MemoryPrompt:
-        """The memories of selections with one structure, batched as the model takes them."""
+    def gather(
+        self,
+        selections: Sequence[MemorySelection],
+        keys: Callable[[int, torch.Tensor], list[torch.Tensor]] | None = None,
+    ) -> MemoryPrompt:
+        """The memories of selections with one structure, batched as the model takes them.
+
+        ``keys(store_key, features)`` (a cache of the model's memory keys) fills
+        ``spatial_keys``: the store key names a stored memory until it is rewritten.
+        """
         if len({s.structure for s in selections}) != 1:
             raise ValueError("selections of different structure cannot be batched")
-        spatial_rows, pointer_rows = [], []
+        spatial_rows, pointer_rows, key_rows = [], [], []
         for sel in selections:
             obj = self._objects[sel.obj_id]
-            spatial_rows.append(
-                [self.memory(sel.obj_id, s.frame, s.kind).features for s in sel.spatial]
-            )
+            row = [self.memory(sel.obj_id, s.frame, s.kind).features for s in sel.spatial]
+            spatial_rows.append(row)
+            if keys is not None:
+                entries = [obj.memories[s.kind][s.frame] for s in sel.spatial]
+                key_rows.append([keys(e.key, f) for e, f in zip(entries, row)])
             pointer_rows.append([obj.memories[p.kind][p.frame].obj_ptr for p in sel.pointers])
         first = selections[0]
         spatial = [
-            (torch.cat([row[i] for row in spatial_rows]), s.t_pos)
-            for i, s in enumerate(first.spatial)
+            (_cat([row[i] for row in spatial_rows]), s.t_pos) for i, s in enumerate(first.spatial)
         ]
         pointers = [
             (torch.cat([row[i] for row in pointer_rows]), p.distance)
             for i, p in enumerate(first.pointers)
         ]
-        return MemoryPrompt(spatial, pointers, first.max_distance)
+        prompt = MemoryPrompt(spatial, pointers, first.max_distance)
+        if keys is not None:
+            prompt.spatial_keys = [
+                [_cat([row[i][layer] for row in key_rows]) for layer in range(len(key_rows[0][i]))]
+                for i in range(len(first.spatial))
+            ]
+        return prompt
+
+
+def _cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
 
 
 def _score(object_score: torch.Tensor) -> float:

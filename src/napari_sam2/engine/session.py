@@ -62,6 +62,8 @@ class VideoSession:
     picks one channel of ``channel_axis`` (or of trailing RGB).
     ``read_ahead``: while a frame is tracked, read and normalise the next one
     in a background thread (same results; False reads each frame when needed).
+    ``key_cache_bytes``: RAM for memory-attention keys formed once per memory
+    frame (engine/key_cache.py; 0 forms them at every use).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class VideoSession:
         normalization: Normalization | None = None,
         memory_tree: MemoryTree | None = None,
         read_ahead: bool = True,
+        key_cache_bytes: int | None = None,
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
@@ -103,7 +106,8 @@ class VideoSession:
         budget = DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes
         store = TensorStore(budget, spill_dir=spill_dir, on_evict="spill")
         self.bank = MemoryBank(store, MemoryRules.from_config(cfg, self.num_frames))
-        self._tracker = Tracker(model, self.bank, self.frame_shape)
+        self._tracker = Tracker(model, self.bank, self.frame_shape,
+                                *(() if key_cache_bytes is None else (key_cache_bytes,)))
         self._lock = threading.RLock()
         self.inputs = FrameInputs.of(self.frames, model, self.normalization, enabled=read_ahead)
 

@@ -19,16 +19,24 @@ from napari_sam2.engine.memory_bank import (
     MemoryBank,
     MemorySelection,
 )
+from napari_sam2.engine.key_cache import DEFAULT_KEY_CACHE_BYTES, KeyCache
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.model.sam2 import ImageFeatures, SAM2Model, SegmentOutput
 
 
 class Tracker:
-    def __init__(self, model: SAM2Model, bank: MemoryBank, frame_shape: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        model: SAM2Model,
+        bank: MemoryBank,
+        frame_shape: tuple[int, int],
+        key_cache_bytes: int = DEFAULT_KEY_CACHE_BYTES,
+    ) -> None:
         self.model = model
         self.cfg = model.cfg
         self.bank = bank
         self.frame_shape = frame_shape
+        self.keys = KeyCache(model, key_cache_bytes)
         # obj_id -> ((frame, direction, bank revision), memory-conditioned embedding)
         self._conditioned: dict[int, tuple[tuple, torch.Tensor]] = {}
 
@@ -83,7 +91,7 @@ class Tracker:
         cached = self._conditioned.get(obj_id)
         if cached is not None and cached[0] == key:
             return cached[1]
-        memory = self.bank.gather([self.bank.select(obj_id, frame, direction)])
+        memory = self._gather([self.bank.select(obj_id, frame, direction)])
         pix = self.model.condition(feats, memory)
         self._conditioned[obj_id] = (key, pix)
         return pix
@@ -132,11 +140,21 @@ class Tracker:
 
         Tracking always asks for the three candidates (the best is ``masks``).
         """
-        memory = self.bank.gather(selections)
+        memory = self._gather(selections, cached_keys=key_weights is None)
         memory.key_weights = key_weights
         batch_feats = feats.expand(len(selections))
         pix = self.model.condition(batch_feats, memory)
         return self.model.segment(pix, batch_feats.high_res, None, None, None, multimask=True)
+
+    def _gather(self, selections: list[MemorySelection], cached_keys: bool = True):
+        """The batched memories, with their keys from the cache (not under key weights,
+        which scale keys before their projection)."""
+        if not (cached_keys and self.keys.enabled):
+            return self.bank.gather(selections)
+        memory = self.bank.gather(selections, keys=self.keys.frame_keys)
+        h, w = (memory.spatial[0][0].shape[-2:] if memory.spatial else (0, 0))
+        memory.key_offsets = [self.keys.offsets(t_pos, h, w) for _, t_pos in memory.spatial]
+        return memory
 
     def encode(
         self, feats: ImageFeatures, masks: torch.Tensor, object_scores: torch.Tensor

@@ -76,6 +76,11 @@ class MemoryPrompt:
     max_ptr_distance: int  # distances are normalised by this
     # Long-stack mode: a key scale per memory frame then per pointer, (B, S + P).
     key_weights: torch.Tensor | None = None
+    # Keys formed earlier (the engine caches them; used without key_weights): per
+    # spatial memory, per attention layer, SAM2Model.memory_keys of its features,
+    # and SAM2Model.memory_key_offsets of its t_pos.
+    spatial_keys: list[list[torch.Tensor]] | None = None
+    key_offsets: list[list[torch.Tensor]] | None = None
 
 
 class SAM2Model(nn.Module):
@@ -164,11 +169,22 @@ class SAM2Model(nn.Module):
             tpos = self.maskmem_tpos_enc[self.cfg.num_maskmem - t_pos - 1].view(1, 1, -1)
             pos.append((mem_pos_map + tpos).expand(b, -1, -1))
         num_ptr_tokens = 0
+        ptr_inputs = None
         if memory.pointers:
             ptr_tokens, ptr_pos = self._pointer_tokens(memory, b)
             tokens.append(ptr_tokens)
             pos.append(ptr_pos)
             num_ptr_tokens = ptr_tokens.shape[1]
+            ptr_inputs = ptr_tokens + ptr_pos
+        if memory.spatial_keys and memory.key_weights is None:
+            layer_keys = self.memory_attention.assemble_keys(
+                memory.spatial_keys, memory.key_offsets, ptr_inputs
+            )
+            out = self.memory_attention(
+                current, current_pos.expand(b, -1, -1), torch.cat(tokens, 1), None,
+                num_ptr_tokens, layer_keys=layer_keys,
+            )
+            return out.transpose(1, 2).reshape(b, c, h, w)
         key_scale = None
         if memory.key_weights is not None:
             # One weight per memory frame (h*w tokens) and per pointer (its split tokens).
@@ -186,6 +202,22 @@ class SAM2Model(nn.Module):
             key_scale,
         )
         return out.transpose(1, 2).reshape(b, c, h, w)
+
+    @in_compute_dtype
+    def memory_keys(self, features: torch.Tensor) -> list[torch.Tensor]:
+        """A memory frame's keys in every memory-attention layer, ``(B, mem_dim, h, w) ->
+        [(B, h*w, D)]``: they do not depend on the frame attending to them, so a
+        memory used by the next six frames is projected and rotated once."""
+        m, h, w = features.shape[1:]
+        pos = sine_position_map(m, h, w, features.device).flatten(2).transpose(1, 2)
+        return self.memory_attention.frame_keys(features.flatten(2).transpose(1, 2) + pos)
+
+    @in_compute_dtype
+    def memory_key_offsets(self, t_pos: int, h: int, w: int) -> list[torch.Tensor]:
+        """What temporal position ``t_pos`` adds to a memory frame's keys, per layer
+        ``[(1, h*w, D)]``."""
+        tpos = self.maskmem_tpos_enc[self.cfg.num_maskmem - t_pos - 1].view(1, -1)
+        return self.memory_attention.key_offsets(tpos, h * w)
 
     def _pointer_tokens(self, memory: MemoryPrompt, b: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.cfg

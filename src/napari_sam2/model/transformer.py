@@ -92,13 +92,45 @@ class RoPEAttention(Attention):
         super().__init__(*args, **kwargs)
         self.rope_theta = rope_theta
 
-    def forward(self, q, k, v, num_k_exclude_rope: int = 0) -> torch.Tensor:
-        q, k = self._heads(self.q_proj(q)), self._heads(self.k_proj(k))
-        cos, sin = axial_rope(q.shape[-1], q.shape[-2], self.rope_theta, q.device)
+    def _rope(self, num_tokens: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        head_dim = self.q_proj.out_features // self.num_heads
+        return axial_rope(head_dim, num_tokens, self.rope_theta, device)
+
+    def rotated_keys(self, k: torch.Tensor, bias: bool = True) -> torch.Tensor:
+        """``k (B, N, kv_dim)`` (one frame's tokens) projected and rotated: ``(B, N, internal)``.
+
+        Without ``bias`` the key projection's bias is left out: a memory
+        frame's keys are then cached, the bias and its temporal encoding
+        added per use (:meth:`rotated_offset`); rotations are linear.
+        """
+        k = F.linear(k, self.k_proj.weight, self.k_proj.bias if bias else None)
+        cos, sin = self._rope(k.shape[-2], k.device)
+        return self._merge(apply_rope(self._heads(k), cos, sin))
+
+    def rotated_offset(self, offset: torch.Tensor, num_tokens: int) -> torch.Tensor:
+        """``offset (B, kv_dim)`` added to every key input: its projection plus the bias,
+        rotated per position, ``(B, num_tokens, internal)``."""
+        k = self.k_proj(offset)[:, None].expand(-1, num_tokens, -1)
+        cos, sin = self._rope(num_tokens, k.device)
+        return self._merge(apply_rope(self._heads(k), cos, sin))
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2).flatten(2)
+
+    def forward(
+        self, q, k, v, num_k_exclude_rope: int = 0, keys: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``keys (B, M, internal)``: the keys already projected and rotated (``k`` unused)."""
+        q = self._heads(self.q_proj(q))
+        cos, sin = self._rope(q.shape[-2], q.device)
         q = apply_rope(q, cos, sin)
-        n_rope = k.shape[-2] - num_k_exclude_rope
-        if n_rope > 0:
-            k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
+        if keys is not None:
+            k = self._heads(keys)
+        else:
+            k = self._heads(self.k_proj(k))
+            n_rope = k.shape[-2] - num_k_exclude_rope
+            if n_rope > 0:
+                k = torch.cat([apply_rope(k[:, :, :n_rope], cos, sin), k[:, :, n_rope:]], dim=2)
         if (
             q.device.type == "cpu"
             and self.num_heads == 1
