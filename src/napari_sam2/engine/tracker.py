@@ -12,6 +12,7 @@ from collections import defaultdict
 
 import torch
 
+from napari_sam2.engine.key_cache import DEFAULT_KEY_CACHE_BYTES, KeyCache
 from napari_sam2.engine.memory_bank import (
     Candidates,
     Direction,
@@ -19,7 +20,6 @@ from napari_sam2.engine.memory_bank import (
     MemoryBank,
     MemorySelection,
 )
-from napari_sam2.engine.key_cache import DEFAULT_KEY_CACHE_BYTES, KeyCache
 from napari_sam2.engine.prompts import MaskPrompt, PointPrompt
 from napari_sam2.model.sam2 import ImageFeatures, SAM2Model, SegmentOutput
 

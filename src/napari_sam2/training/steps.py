@@ -38,7 +38,7 @@ class PromptRecipe:
     p_mask: float = 0.15  # ... or, on a clip's first frame, the true mask
     correction_rounds: int = 3  # at most this many corrective clicks after the first prompt (image
     # batches); each batch draws 0..correction_rounds, as SAM 2 varies the number of corrections
-    merged_min_rounds: int = 0  # after a merged box at least this many (the negative click's lesson)
+    merged_min_rounds: int = 0  # after a merged box at least this many (the negative click)
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
