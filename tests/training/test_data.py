@@ -70,6 +70,17 @@ def test_batches_match_their_labels():
     assert c.targets[0].flatten(1).sum(1).min() >= 12  # visible on the prompted frame
 
 
+def test_leaving_clips_track_a_cell_that_stays_beside_the_leavers():
+    st = disc_stack(2, frames=8, size=64, cells=3)
+    st.labels[2:][st.labels[2:] == 2] = 0  # cell 2 leaves after frame 1
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        c = clip_batch([st], 8, 3, 64, rng, p_leaving=1.0, min_absent=3)
+        present = c.targets.flatten(2).sum(-1) > 0  # (frames, objects)
+        assert (~present).sum(0).max() >= 3  # a leaver gone for three frames or more
+        assert present.all(0).any()  # and one that stays
+
+
 def test_model_labels_nearest():
     lab = np.arange(16, dtype=np.uint16).reshape(1, 4, 4)
     assert model_labels(lab, 8)[0, ::2, ::2].tolist() == lab[0].tolist()

@@ -103,19 +103,19 @@ class TrainConfig:
         Aimed at the two behaviours the second stage still missed: every box
         around two touching cells is followed by a corrective (negative)
         click, and leaving cells are drawn so that they are gone for at least
-        three of the eight frames, with the object score weighted 3.
+        three of the eight frames, tracked beside a cell that stays.
         """
         base = {
             "model": "demo",
-            "steps": 1200,
+            "steps": 1000,
             "image_phase": 0.0,
             "clip_fraction": 0.5,
             "lr": 1e-4,
             "warmup_steps": 30,
-            "p_leaving": 0.8,
+            "p_leaving": 0.7,
             "min_absent": 3,
             "prompts": PromptRecipe(p_merged_box=0.5, p_box=0.25, merged_min_rounds=1),
-            "weights": LossWeights(object_score=3.0),
+            "weights": LossWeights(object_score=2.0),
         }
         return cls(**{**base, **overrides})
 

@@ -161,7 +161,8 @@ def clip_batch(
     With probability ``p_leaving`` objects that vanish within the clip (leave
     the field, divide, end in z) are preferred, so the object score learns absence;
     with ``min_absent`` such a clip is redrawn (for a while) until one of them
-    is absent from at least that many frames: early exits, long absences.
+    is absent from at least that many frames (early exits, long absences), and
+    a cell that stays is tracked beside the leavers.
     """
     linked = [s for s in stacks if s.linked and len(s.image) >= length]
     if not linked:
@@ -185,14 +186,22 @@ def clip_batch(
             continue
         if want_leaving is None or not min_absent:  # drawn here as before min_absent existed
             want_leaving = rng.random() < p_leaving
+        chosen = None
         if want_leaving:
             absent = {i: sum((lab[k] == i).sum() < MIN_AREA for k in range(length)) for i in ids}
             leaving = [i for i in ids if absent[i] > 0]
             if min_absent and attempt < 60 and max(absent.values()) < min_absent:
                 continue
-            if leaving:
+            staying = [i for i in ids if absent[i] == 0]
+            if leaving and min_absent and staying and max_objects > 1:
+                # Leavers beside a cell that stays: absence must be told from presence
+                # (leavers alone taught the object score to drop cells that stay).
+                n = min(max_objects - 1, len(leaving))
+                chosen = np.append(rng.choice(leaving, size=n, replace=False), rng.choice(staying))
+            elif leaving:
                 ids = leaving
-        chosen = rng.choice(ids, size=min(max_objects, len(ids)), replace=False)
+        if chosen is None:
+            chosen = rng.choice(ids, size=min(max_objects, len(ids)), replace=False)
         targets = np.stack([lab == obj for obj in chosen], axis=1)  # (L, B, S, S)
         # Specks below MIN_AREA count as absent, as on the first frame.
         areas = targets.sum(axis=(2, 3))
