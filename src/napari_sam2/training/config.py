@@ -98,7 +98,8 @@ class TrainConfig:
 
     @classmethod
     def demo_polish(cls, **overrides) -> TrainConfig:
-        """The demo model's third stage, from the second stage's export (``--checkpoint``).
+        """A third stage tried on the demo model, from the second stage's export
+        (``--checkpoint``); not shipped: docs/training.md gives its figures.
 
         Aimed at the two behaviours the second stage still missed: every box
         around two touching cells is followed by a corrective (negative)
