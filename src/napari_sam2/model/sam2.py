@@ -216,7 +216,8 @@ class SAM2Model(nn.Module):
     def memory_key_offsets(self, t_pos: int, h: int, w: int) -> list[torch.Tensor]:
         """What temporal position ``t_pos`` adds to a memory frame's keys, per layer
         ``[(1, h*w, D)]``."""
-        tpos = self.maskmem_tpos_enc[self.cfg.num_maskmem - t_pos - 1].view(1, -1)
+        # Detached: a cached value, not part of any autograd graph (training forms keys whole).
+        tpos = self.maskmem_tpos_enc[self.cfg.num_maskmem - t_pos - 1].view(1, -1).detach()
         return self.memory_attention.key_offsets(tpos, h * w)
 
     def _pointer_tokens(self, memory: MemoryPrompt, b: int) -> tuple[torch.Tensor, torch.Tensor]:
