@@ -18,9 +18,11 @@ def test_chunked_attention_matches_sdpa(monkeypatch):
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 
-def test_values_projected_after_attention_is_the_same_map():
-    """Memory cross-attention attends to the 64-wide memories and projects
-    afterwards; that must equal projecting the values first."""
+def test_values_projected_after_attention_is_the_same_map(monkeypatch):
+    """Memory cross-attention in bfloat16 on a CPU attends to the 64-wide memories
+    and projects afterwards; that must equal projecting the values first (checked
+    in float32, the path forced)."""
+    monkeypatch.setattr(transformer, "cpu_bfloat16_attention", lambda q: True)
     torch.manual_seed(0)
     attn = RoPEAttention(32, num_heads=1, kv_in_dim=8).eval()
     x = torch.randn(2, 16, 32)  # a 4 x 4 grid of queries
@@ -32,7 +34,8 @@ def test_values_projected_after_attention_is_the_same_map():
         cos, sin = transformer.axial_rope(32, 16)
         q = transformer.apply_rope(q, cos, sin)
         k = torch.cat([transformer.apply_rope(k[:, :, :48], cos, sin), k[:, :, 48:]], dim=2)
-        expected = attn._attend(q, k, attn._heads(attn.v_proj(memory)))
+        v = attn._heads(attn.v_proj(memory))
+        expected = attn.out_proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2))
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
 
 

@@ -63,7 +63,7 @@ class VideoSession:
     ``read_ahead``: while a frame is tracked, read and normalise the next one
     in a background thread (same results; False reads each frame when needed).
     ``key_cache_bytes``: RAM for memory-attention keys formed once per memory
-    frame (engine/key_cache.py; 0 forms them at every use).
+    frame (engine/key_cache.py; by default 0: formed at every use, as fast here).
     """
 
     def __init__(
