@@ -180,7 +180,9 @@ def test_correction_click_improves_its_frame_and_the_frames_after(model):
     assert np.mean(raised_after) >= 0, raised_after
 
 
-@pytest.mark.xfail(strict=True, reason=_SHORT + "score negative on 84 % of absent frames (48 leaving cells)")
+@pytest.mark.xfail(
+    strict=True, reason=_SHORT + "score negative on 84 % of absent frames (48 leaving cells)"
+)
 def test_object_score_is_negative_where_the_cell_has_left(model):
     # Every leaving cell of 16 stacks (about 25 tracks): one cell that jumps to a
     # neighbour must not decide the figure, as it did when three tracks were scored.
