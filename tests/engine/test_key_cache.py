@@ -38,7 +38,10 @@ def test_budget_is_kept_and_least_recent_goes_first(small_model):
     cache = KeyCache(small_model, max_bytes=1)
     assert cache.offsets(1, 4, 4) is not None and cache.nbytes == 0  # too large to keep
     h = 4
-    one = len(cache.model.memory_attention.layers) * h * h * small_model.cfg.d_model * 4
+    probe = KeyCache(small_model, max_bytes=1 << 30)
+    probe.offsets(0, h, h)
+    one = probe.nbytes  # one entry: layers x h*w x width, in the model's compute dtype
+    assert one > 0
     cache = KeyCache(small_model, max_bytes=2 * one)
     for t_pos in (0, 1, 0, 2):
         cache.offsets(t_pos, h, h)

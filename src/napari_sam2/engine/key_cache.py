@@ -61,7 +61,8 @@ class KeyCache:
             self.hits += 1
             return hit[0]
         self.misses += 1
-        value = make()
+        with torch.inference_mode():  # cached values for inference, never part of a graph
+            value = make()
         size = sum(t.numel() * t.element_size() for t in value)
         if size <= self.max_bytes:
             while self.nbytes + size > self.max_bytes:
