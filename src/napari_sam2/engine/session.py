@@ -62,8 +62,7 @@ class VideoSession:
     picks one channel of ``channel_axis`` (or of trailing RGB).
     ``read_ahead``: while a frame is tracked, read and normalise the next one
     in a background thread (same results; False reads each frame when needed).
-    ``key_cache_bytes``: RAM for memory-attention keys formed once per memory
-    frame (engine/key_cache.py; by default 0: formed at every use, as fast here).
+    ``key_cache_bytes``: RAM to reuse memory keys across frames (engine/key_cache.py; 0: off).
     """
 
     def __init__(
@@ -85,7 +84,7 @@ class VideoSession:
         normalization: Normalization | None = None,
         memory_tree: MemoryTree | None = None,
         read_ahead: bool = True,
-        key_cache_bytes: int | None = None,
+        key_cache_bytes: int = 0,
     ) -> None:
         self.model = model
         self.frames: FrameSource = open_frames(
@@ -106,8 +105,7 @@ class VideoSession:
         budget = DEFAULT_MEMORY_BUDGET_BYTES if memory_budget_bytes is None else memory_budget_bytes
         store = TensorStore(budget, spill_dir=spill_dir, on_evict="spill")
         self.bank = MemoryBank(store, MemoryRules.from_config(cfg, self.num_frames))
-        self._tracker = Tracker(model, self.bank, self.frame_shape,
-                                *(() if key_cache_bytes is None else (key_cache_bytes,)))
+        self._tracker = Tracker(model, self.bank, self.frame_shape, key_cache_bytes)
         self._lock = threading.RLock()
         self.inputs = FrameInputs.of(self.frames, model, self.normalization, enabled=read_ahead)
 
