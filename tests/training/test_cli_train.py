@@ -9,6 +9,7 @@ import torch
 from tests.training.standin import disc_stack
 
 from napari_sam2.cli import main
+from napari_sam2.training.command import RECIPES
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,14 @@ def _err(capsys) -> str:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     return err[0]
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_every_recipe_is_a_valid_config(name):
+    cfg = RECIPES[name](seed=1234)
+    assert cfg.seed == 1234 and cfg.steps >= 500 and 0 < cfg.lr <= 1e-3
+    assert (cfg.model == "demo") == name.startswith("demo")
+    assert cfg.freeze_image_encoder == (name == "finetune")
 
 
 def test_no_data_is_an_error(tmp_path, capsys):

@@ -8,6 +8,7 @@ import tifffile
 from tests.training.standin import disc_stack
 
 from napari_sam2.training.data import (
+    LabelledStack,
     clip_batch,
     image_batch,
     load_ctc,
@@ -79,6 +80,23 @@ def test_leaving_clips_track_a_cell_that_stays_beside_the_leavers():
         present = c.targets.flatten(2).sum(-1) > 0  # (frames, objects)
         assert (~present).sum(0).max() >= 3  # a leaver gone for three frames or more
         assert present.all(0).any()  # and one that stays
+
+
+def test_touching_batches_take_cells_with_a_neighbour():
+    # Frames 0-1: squares 1 and 2 touch, 3 and 4 stand alone; frames 2-5: no cell touches.
+    labels = np.zeros((6, 64, 64), np.uint16)
+    labels[:, 8:24, 8:24], labels[:, 40:56, 40:56], labels[:, 40:56, 8:24] = 3, 4, 5
+    labels[:2, 8:24, 24:40] = 2
+    labels[:2, 8:24, 8:24] = 1
+    image = (labels * 40).astype(np.uint8)
+    stack = LabelledStack(image, labels, True, "squares")
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        b = image_batch([stack], 2, 4, 64, rng, p_touching=1.0)
+        assert b.neighbours.flatten(1).any(1).all()  # every row: a cell beside a neighbour
+        assert len(b.targets) == 4  # only cells 1 and 2 of frames 0-1
+    plain = image_batch([stack], 8, 4, 64, np.random.default_rng(1))
+    assert not plain.neighbours.flatten(1).any(1).all()  # without it, lone cells come too
 
 
 def test_model_labels_nearest():

@@ -21,6 +21,15 @@ from napari_sam2.training.data import (
     load_tiff_pair,
 )
 
+# The --recipe names: the demo model's stages (docs/training.md) and fine-tuning.
+RECIPES = {
+    "demo": TrainConfig.demo,
+    "demo-refine": TrainConfig.demo_refine,
+    "demo-polish": TrainConfig.demo_polish,
+    "demo-touching": TrainConfig.demo_touching,
+    "finetune": TrainConfig.finetune,
+}
+
 
 def demo_specs() -> list:
     """The synthetic stacks the demo model trains on: every generator preset, 8 and 16 bit."""
@@ -74,9 +83,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--recipe",
-        choices=["demo", "demo-refine", "demo-polish", "finetune"],
-        help="preset schedule: demo (from random weights), demo-refine and demo-polish (the "
-        "demo model's second and third stages, from --checkpoint) or finetune (default: "
+        choices=list(RECIPES),
+        help="preset schedule: demo (from random weights), demo-refine, demo-polish and "
+        "demo-touching (the demo model's later stages, from --checkpoint) or finetune (default: "
         "finetune with --checkpoint, else demo)",
     )
     p.add_argument(
@@ -183,13 +192,7 @@ def run(args) -> None:
     ):
         if value is not None:
             overrides[key] = value
-    presets = {
-        "demo": TrainConfig.demo,
-        "demo-refine": TrainConfig.demo_refine,
-        "demo-polish": TrainConfig.demo_polish,
-        "finetune": TrainConfig.finetune,
-    }
-    cfg = presets[recipe](**overrides)
+    cfg = RECIPES[recipe](**overrides)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA GPU is available")
     if args.threads:

@@ -30,6 +30,7 @@ class TrainConfig:
     p_leaving: float = 0.3  # clips: chance of preferring objects that vanish within the clip
     min_absent: int = 0  # ... and then, if it can, one absent from at least this many frames
     p_zoom: float = 0.0  # image batches: chance of a random crop (half to all of a side) enlarged
+    p_touching: float = 0.0  # image batches: chance of taking only cells that touch another
     lr: float = 1e-3
     image_encoder_lr_scale: float = 1.0  # e.g. 0.1 when fine-tuning a real checkpoint
     weight_decay: float = 0.05
@@ -113,6 +114,31 @@ class TrainConfig:
             "clip_fraction": 0.5,
             "lr": 1e-4,
             "warmup_steps": 30,
+            "p_leaving": 0.7,
+            "min_absent": 3,
+            "prompts": PromptRecipe(p_merged_box=0.5, p_box=0.25, merged_min_rounds=1),
+            "weights": LossWeights(object_score=2.0),
+        }
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def demo_touching(cls, **overrides) -> TrainConfig:
+        """A third stage of the demo model, from the second stage's export (``--checkpoint``).
+
+        Stage ``demo_polish`` drew its merged boxes around random cells, and
+        four in five of them touch no other cell: the box then held one cell
+        and taught no negative click. Here most image batches take only cells
+        that touch a neighbour, at more steps and more image batches, which
+        cost a third of a clip.
+        """
+        base = {
+            "model": "demo",
+            "steps": 3000,
+            "image_phase": 0.0,
+            "clip_fraction": 0.4,
+            "lr": 1e-4,
+            "warmup_steps": 30,
+            "p_touching": 0.7,
             "p_leaving": 0.7,
             "min_absent": 3,
             "prompts": PromptRecipe(p_merged_box=0.5, p_box=0.25, merged_min_rounds=1),

@@ -100,12 +100,17 @@ def image_batch(
     rng: np.random.Generator,
     p_zoom: float = 0.0,
     min_zoom: float = 0.5,
+    p_touching: float = 0.0,
 ) -> ImageBatch:
     """``n_images`` random frames with up to ``objs_per_image`` objects each.
 
     With probability ``p_zoom`` a frame is a random crop (``min_zoom``..1 of its
     side) enlarged to the input size: cells appear up to twice as large.
+    With probability ``p_touching`` the batch takes only objects that touch
+    another cell (where a frame has any): random objects of sparse stacks
+    rarely do, so a box around a cell and its neighbour would hold one cell.
     """
+    touching = p_touching > 0 and rng.random() < p_touching  # no draw at 0: old streams kept
     images, targets, index, neighbours = [], [], [], []
     tries = 0
     while len(images) < n_images:
@@ -119,6 +124,11 @@ def image_batch(
             img, lab = _zoom(img, lab, rng, min_zoom)
         lab = model_labels(lab, image_size)[0]
         ids = _visible_ids(lab)
+        if touching:
+            near = [i for i in ids if _touching_ids(lab, i)]
+            if not near and tries < 25 * n_images:
+                continue  # another frame (sparse stacks may have no touching cells at all)
+            ids = near or ids
         if not ids:
             continue
         chosen = rng.choice(ids, size=min(objs_per_image, len(ids)), replace=False)
@@ -135,12 +145,17 @@ def image_batch(
     )
 
 
-def _neighbour(lab: np.ndarray, obj: int, rng: np.random.Generator) -> np.ndarray:
-    """The mask of a random cell touching ``obj`` (empty if none)."""
+def _touching_ids(lab: np.ndarray, obj: int) -> list[int]:
+    """The cells within two pixels of ``obj``."""
     from scipy import ndimage
 
     ring = ndimage.binary_dilation(lab == obj, iterations=2)
-    ids = [i for i in np.unique(lab[ring]) if i not in (0, obj)]
+    return [int(i) for i in np.unique(lab[ring]) if i not in (0, obj)]
+
+
+def _neighbour(lab: np.ndarray, obj: int, rng: np.random.Generator) -> np.ndarray:
+    """The mask of a random cell touching ``obj`` (empty if none)."""
+    ids = _touching_ids(lab, obj)
     if not ids:
         return np.zeros(lab.shape, bool)
     return lab == ids[int(rng.integers(len(ids)))]

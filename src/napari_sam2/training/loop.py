@@ -208,6 +208,7 @@ def train(
                         size,
                         rng,
                         p_zoom=cfg.p_zoom,
+                        p_touching=cfg.p_touching,
                     )
                     batch.images, batch.targets = batch.images.to(device), batch.targets.to(device)
                     res = image_step(
