@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -196,3 +197,24 @@ def test_training_mode_always_returns_the_single_mask():
         model.train()
         out = model.segment(feats.embed, feats.high_res, coords, labels, None, multimask=False)
     assert torch.equal(out.raw_candidates[:, 0], dec.masks[:, 0])
+
+
+def test_a_box_around_two_cells_is_first_trained_against_both():
+    # The answer to a box around a cell and its neighbour is scored against both
+    # cells (what was boxed); the corrective clicks that follow, against the one.
+    model = build_model(get_config("demo"), image_size=SIZE).eval()
+    rng = np.random.default_rng(3)
+    stack = disc_stack(3, frames=3, size=SIZE, cells=4)
+    batch = image_batch([stack], 2, 2, SIZE, rng, p_touching=1.0)
+    assert batch.neighbours.flatten(1).any(1).all()
+
+    def loss(both: bool, neighbours: torch.Tensor) -> float:
+        recipe = PromptRecipe(p_merged_box=1.0, correction_rounds=0, merged_box_is_both=both)
+        with torch.no_grad():
+            res = image_step(model, replace(batch, neighbours=neighbours), recipe, rng_of(0))
+        return float(res.loss)
+
+    rng_of = np.random.default_rng
+    assert loss(True, batch.neighbours) != pytest.approx(loss(False, batch.neighbours), rel=1e-3)
+    alone = torch.zeros_like(batch.neighbours)  # no neighbour: the same box, the same target
+    assert loss(True, alone) == pytest.approx(loss(False, alone), rel=1e-6)

@@ -128,8 +128,8 @@ class TrainConfig:
         Stage ``demo_polish`` drew its merged boxes around random cells, and
         four in five of them touch no other cell: the box then held one cell
         and taught no negative click. Here most image batches take only cells
-        that touch a neighbour, at more steps and more image batches, which
-        cost a third of a clip.
+        that touch a neighbour, and the answer to a box around two cells is
+        trained against both (the negative click that follows, against one).
         """
         base = {
             "model": "demo",
@@ -141,7 +141,9 @@ class TrainConfig:
             "p_touching": 0.7,
             "p_leaving": 0.7,
             "min_absent": 3,
-            "prompts": PromptRecipe(p_merged_box=0.5, p_box=0.25, merged_min_rounds=1),
+            "prompts": PromptRecipe(
+                p_merged_box=0.5, p_box=0.25, merged_min_rounds=1, merged_box_is_both=True
+            ),
             "weights": LossWeights(object_score=2.0),
         }
         return cls(**{**base, **overrides})

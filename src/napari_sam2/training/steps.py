@@ -39,6 +39,9 @@ class PromptRecipe:
     correction_rounds: int = 3  # at most this many corrective clicks after the first prompt (image
     # batches); each batch draws 0..correction_rounds, as SAM 2 varies the number of corrections
     merged_min_rounds: int = 0  # after a merged box at least this many (the negative click)
+    # The answer to a merged box is trained against both cells (what was boxed), not the
+    # one cell: a box around two cells with one cell as target taught half of each.
+    merged_box_is_both: bool = False
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
@@ -148,11 +151,13 @@ def _interactive(
     tally: _Tally,
     rng: np.random.Generator,
     out: SegmentOutput | None = None,
+    first_target: torch.Tensor | None = None,
 ) -> SegmentOutput:
     """The answer to ``prompts``, then ``rounds`` corrective clicks; every answer is trained.
 
     With ``out`` (a tracked frame's answer) the first round is skipped: the
-    corrections start from that answer, fed back as mask prompt.
+    corrections start from that answer, fed back as mask prompt. ``first_target``
+    replaces ``target`` for the first answer's loss only (the clicks still aim at ``target``).
     """
     cfg = model.cfg
     size = target.shape[-1]
@@ -166,7 +171,7 @@ def _interactive(
             prev.detach().clamp(-PREV_LOGIT_CLAMP, PREV_LOGIT_CLAMP) if prev is not None else None
         )
         out = model.segment(pix, high_res, coords, labels, mask_in, multimask)
-        tally.add(out, target)
+        tally.add(out, first_target if r == 0 and first_target is not None else target)
         prev = out.masks
     return out
 
@@ -214,9 +219,14 @@ def image_step(
     neighbours = batch.neighbours.cpu().numpy() if batch.neighbours is not None else None
     prompts, merged = _first_prompts(batch.targets.cpu().numpy() > 0, recipe, rng, neighbours)
     rounds = int(rng.integers(recipe.correction_rounds + 1))
+    first_target = None
     if merged:
         rounds = max(rounds, recipe.merged_min_rounds)
-    _interactive(model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng)
+        if recipe.merged_box_is_both:
+            first_target = torch.maximum(batch.targets, batch.neighbours.to(batch.targets))
+    _interactive(
+        model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng, None, first_target
+    )
     return tally.result()
 
 
