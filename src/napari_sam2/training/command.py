@@ -27,6 +27,7 @@ RECIPES = {
     "demo-refine": TrainConfig.demo_refine,
     "demo-polish": TrainConfig.demo_polish,
     "demo-touching": TrainConfig.demo_touching,
+    "demo-corrections": TrainConfig.demo_corrections,
     "finetune": TrainConfig.finetune,
 }
 
@@ -84,8 +85,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recipe",
         choices=list(RECIPES),
-        help="preset schedule: demo (from random weights), demo-refine, demo-polish and "
-        "demo-touching (the demo model's later stages, from --checkpoint) or finetune (default: "
+        help="preset schedule: demo (from random weights), demo-refine, demo-polish, "
+        "demo-touching and demo-corrections (the demo model's later stages, from --checkpoint) "
+        "or finetune (default: "
         "finetune with --checkpoint, else demo)",
     )
     p.add_argument(

@@ -77,8 +77,7 @@ class TrainConfig:
 
     @classmethod
     def demo_refine(cls, **overrides) -> TrainConfig:
-        """The demo model's second stage, from the first stage's weights (``--checkpoint``):
-        the shipped model is this run's export.
+        """The demo model's second stage, from the first stage's weights (``--checkpoint``).
 
         A little more of what the first stage learned least (boxes around two
         touching cells followed by a negative click; cells that leave, whose
@@ -147,6 +146,25 @@ class TrainConfig:
             "weights": LossWeights(object_score=2.0),
         }
         return cls(**{**base, **overrides})
+
+    @classmethod
+    def demo_corrections(cls, **overrides) -> TrainConfig:
+        """The demo model's fourth stage, from the third's ``final.pt``: the shipped model.
+
+        ``demo_touching`` left the IoU head unable to rank the three answers to a
+        click on a tracked frame (the best beat the tracked mask 9 times in 11,
+        the chosen one 4): every clip now gets such a correction, the IoU loss
+        weighs three times more, at half the learning rate.
+        """
+        base = cls.demo_touching()
+        tuned = {
+            "steps": 800,
+            "lr": 5e-5,
+            "clip_fraction": 0.5,
+            "prompts": PromptRecipe(**{**asdict(base.prompts), "p_correct_tracked": 1.0}),
+            "weights": LossWeights(object_score=2.0, iou=3.0),
+        }
+        return cls(**{**base.as_dict(), **tuned, **overrides})
 
     @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:
