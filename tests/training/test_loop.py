@@ -211,10 +211,11 @@ def test_a_box_around_two_cells_is_first_trained_against_both():
     def loss(both: bool, neighbours: torch.Tensor) -> float:
         recipe = PromptRecipe(p_merged_box=1.0, correction_rounds=0, merged_box_is_both=both)
         with torch.no_grad():
-            res = image_step(model, replace(batch, neighbours=neighbours), recipe, rng_of(0))
+            res = image_step(
+                model, replace(batch, neighbours=neighbours), recipe, np.random.default_rng(0)
+            )
         return float(res.loss)
 
-    rng_of = np.random.default_rng
     assert loss(True, batch.neighbours) != pytest.approx(loss(False, batch.neighbours), rel=1e-3)
     alone = torch.zeros_like(batch.neighbours)  # no neighbour: the same box, the same target
     assert loss(True, alone) == pytest.approx(loss(False, alone), rel=1e-6)

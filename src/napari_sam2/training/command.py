@@ -87,8 +87,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=list(RECIPES),
         help="preset schedule: demo (from random weights), demo-refine, demo-polish, "
         "demo-touching and demo-corrections (the demo model's later stages, from --checkpoint) "
-        "or finetune (default: "
-        "finetune with --checkpoint, else demo)",
+        "or finetune (default: finetune with --checkpoint, else demo)",
     )
     p.add_argument(
         "--model", help="model preset to train (default: demo; finetune: sam2.1_hiera_tiny)"

@@ -225,7 +225,8 @@ def image_step(
         if recipe.merged_box_is_both:
             first_target = torch.maximum(batch.targets, batch.neighbours.to(batch.targets))
     _interactive(
-        model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng, None, first_target
+        model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng,
+        first_target=first_target,
     )
     return tally.result()
 
