@@ -103,8 +103,16 @@ def _touching_pairs(labels2d: np.ndarray) -> list[tuple[int, int]]:
 )
 def test_negative_click_removes_a_merged_neighbour(model):
     """A box around two touching cells covers both; a negative click on one removes it."""
+    left, kept = negative_click_figures(model, SEEDS)
+    assert len(left) >= 5
+    assert np.median(left) <= 0.1, sorted(left)
+    assert np.median(kept) >= 0.75, sorted(kept)
+
+
+def negative_click_figures(model, seeds) -> tuple[list[float], list[float]]:
+    """Per touching pair: the share of the neighbour left, the IoU with the kept cell."""
     kept, left = [], []
-    for seed in SEEDS:
+    for seed in seeds:
         st = _stack(seed, frames=1, cells=(10, 16), touching=True)
         lab = st.labels[0]
         session = VideoSession(model, st.image)
@@ -115,9 +123,7 @@ def test_negative_click_removes_a_merged_neighbour(model):
             mask = res.mask_of(obj)
             left.append(float((mask & (lab == b)).sum() / (lab == b).sum()))
             kept.append(iou(mask, lab == a))
-    assert len(left) >= 5
-    assert np.median(left) <= 0.1, sorted(left)
-    assert np.median(kept) >= 0.75, sorted(kept)
+    return left, kept
 
 
 def _long_lived(st, frames: int) -> list[int]:
@@ -142,6 +148,13 @@ def _propagate(
 
 
 def test_propagation_keeps_moving_cells(model):
+    ious = propagation_ious(model)
+    assert len(ious) >= 100
+    assert np.mean(ious) >= 0.8, np.mean(ious)
+
+
+def propagation_ious(model) -> list[float]:
+    """IoU per tracked frame of up to four long-lived cells per stack, one click each."""
     ious = []
     for seed in SEEDS:
         st = _stack(seed, divisions=False, enter_leave=False)
@@ -151,11 +164,18 @@ def test_propagation_keeps_moving_cells(model):
             session.add_points(0, c, [click_point(st.labels[0], c)], [1])
         for values in _propagate(session, cells, st).values():
             ious.extend(values[1:])
-    assert len(ious) >= 100
-    assert np.mean(ious) >= 0.8, np.mean(ious)
+    return ious
 
 
 def test_correction_click_improves_its_frame_and_the_frames_after(model):
+    raised_frame, raised_after = correction_gains(model)
+    assert len(raised_frame) >= 3
+    assert np.mean(raised_frame) > 0 and np.median(raised_frame) > 0, raised_frame
+    assert np.mean(raised_after) >= 0, raised_after
+
+
+def correction_gains(model) -> tuple[list[float], list[float]]:
+    """A click on each cell's worst tracked frame: IoU gain there, mean gain after it."""
     raised_frame, raised_after = [], []
     for seed in SEEDS:
         st = _stack(seed, divisions=False, enter_leave=False, noise=0.3, blur=1.6)
@@ -178,30 +198,39 @@ def test_correction_click_improves_its_frame_and_the_frames_after(model):
             raised_frame.append(iou(res.mask_of(c), truth) - before[c][frame])
             after = _propagate(session, [c], st, start=frame)[c]
             raised_after.append(np.mean(after[1:]) - np.mean(before[c][frame + 1 :]))
-    assert len(raised_frame) >= 3
-    assert np.mean(raised_frame) > 0 and np.median(raised_frame) > 0, raised_frame
-    assert np.mean(raised_after) >= 0, raised_after
+    return raised_frame, raised_after
 
 
 @pytest.mark.xfail(
-    strict=True, reason=_SHORT + "score negative on 88 % of absent frames (48 leaving cells)"
+    strict=True,
+    reason=_SHORT + "score negative on 84 % of 190 absent frames (19 leaving cells); "
+    "2 tracks move onto a cell that enters where theirs left",
 )
 def test_object_score_is_negative_where_the_cell_has_left(model):
     # Every leaving cell of 16 stacks (about 25 tracks): one cell that jumps to a
     # neighbour must not decide the figure, as it did when three tracks were scored.
-    absent_scores = []
-    for seed in range(20, 36):
+    absent_scores = np.concatenate(list(absent_scores_per_track(model, range(20, 36)).values()))
+    assert len(absent_scores) >= 100
+    assert np.mean(absent_scores < 0) >= 0.9, absent_scores
+
+
+def absent_scores_per_track(model, seeds, per_stack: int | None = None) -> dict:
+    """``{(seed, cell): object scores on the frames after it left}``, the first
+    ``per_stack`` leaving cells of each stack (all of them if None)."""
+    tracks: dict[tuple[int, int], np.ndarray] = {}
+    for seed in seeds:
         st = _stack(seed, divisions=False, enter_leave=True, speed=2.5)
         present = st.labels.reshape(len(st.labels), -1)
-        leavers = [c for c in _cells(st.labels[0]) if not (present == c).any(1)[-1]]
+        leavers = [c for c in _cells(st.labels[0]) if not (present == c).any(1)[-1]][:per_stack]
         if not leavers:
             continue
         session = VideoSession(model, st.image)
         for c in leavers:
             session.add_points(0, c, [click_point(st.labels[0], c)], [1])
+        scores: dict[int, list[float]] = {c: [] for c in leavers}
         for res in session.propagate(0):
             for c in leavers:
                 if not (st.labels[res.frame] == c).any():
-                    absent_scores.append(float(res.object_score_logits[res.obj_ids.index(c)]))
-    assert len(absent_scores) >= 100
-    assert np.mean(np.array(absent_scores) < 0) >= 0.9, absent_scores
+                    scores[c].append(float(res.object_score_logits[res.obj_ids.index(c)]))
+        tracks.update({(seed, c): np.asarray(v) for c, v in scores.items() if v})
+    return tracks
