@@ -168,16 +168,17 @@ def propagation_ious(model) -> list[float]:
 
 
 def test_correction_click_improves_its_frame_and_the_frames_after(model):
-    raised_frame, raised_after = correction_gains(model)
+    raised_frame, raised_after, _ = correction_gains(model)
     assert len(raised_frame) >= 3
     assert np.mean(raised_frame) > 0 and np.median(raised_frame) > 0, raised_frame
     assert np.mean(raised_after) >= 0, raised_after
 
 
-def correction_gains(model) -> tuple[list[float], list[float]]:
-    """A click on each cell's worst tracked frame: IoU gain there, mean gain after it."""
-    raised_frame, raised_after = [], []
-    for seed in SEEDS:
+def correction_gains(model, seeds=SEEDS) -> tuple[list[float], list[float], list[float]]:
+    """A click on each cell's worst tracked frame: IoU gain there, mean gain after it,
+    and that frame's tracked IoU before the click."""
+    raised_frame, raised_after, tracked = [], [], []
+    for seed in seeds:
         st = _stack(seed, divisions=False, enter_leave=False, noise=0.3, blur=1.6)
         cells = _long_lived(st, 20)[:3]
         session = VideoSession(model, st.image)
@@ -196,9 +197,10 @@ def correction_gains(model) -> tuple[list[float], list[float]]:
             y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
             res = session.add_points(frame, c, [(x, y)], [label])
             raised_frame.append(iou(res.mask_of(c), truth) - before[c][frame])
+            tracked.append(before[c][frame])
             after = _propagate(session, [c], st, start=frame)[c]
             raised_after.append(np.mean(after[1:]) - np.mean(before[c][frame + 1 :]))
-    return raised_frame, raised_after
+    return raised_frame, raised_after, tracked
 
 
 @pytest.mark.xfail(

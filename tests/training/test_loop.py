@@ -219,3 +219,23 @@ def test_a_box_around_two_cells_is_first_trained_against_both():
     assert loss(True, batch.neighbours) != pytest.approx(loss(False, batch.neighbours), rel=1e-3)
     alone = torch.zeros_like(batch.neighbours)  # no neighbour: the same box, the same target
     assert loss(True, alone) == pytest.approx(loss(False, alone), rel=1e-6)
+
+
+def test_the_answer_to_the_split_click_can_weigh_more():
+    # merged_split_weight scales the answer to the click after a merged box, and only that.
+    model = build_model(get_config("demo"), image_size=SIZE).eval()
+    stack = disc_stack(3, frames=3, size=SIZE, cells=4)
+    batch = image_batch([stack], 2, 2, SIZE, np.random.default_rng(3), p_touching=1.0)
+
+    def loss(weight: float, merged: float, rounds: int, corrections: int = 0) -> float:
+        recipe = PromptRecipe(
+            p_merged_box=merged, p_box=0.0, correction_rounds=corrections,
+            merged_min_rounds=rounds, merged_box_is_both=True, merged_split_weight=weight,
+        )
+        with torch.no_grad():
+            return float(image_step(model, batch, recipe, np.random.default_rng(0)).loss)
+
+    assert loss(4.0, 1.0, 1) != pytest.approx(loss(1.0, 1.0, 1), rel=1e-3)
+    assert loss(4.0, 1.0, 0) == pytest.approx(loss(1.0, 1.0, 0), rel=1e-6)  # no split click
+    # Clicks, not a merged box: their corrections (rounds drawn from 0..3) keep weight 1.
+    assert loss(4.0, 0.0, 0, corrections=3) == pytest.approx(loss(1.0, 0.0, 0, 3), rel=1e-6)

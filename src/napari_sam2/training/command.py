@@ -28,6 +28,7 @@ RECIPES = {
     "demo-polish": TrainConfig.demo_polish,
     "demo-touching": TrainConfig.demo_touching,
     "demo-corrections": TrainConfig.demo_corrections,
+    "demo-split": TrainConfig.demo_split,
     "finetune": TrainConfig.finetune,
 }
 
@@ -86,8 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=list(RECIPES),
         help="preset schedule: demo (from random weights), demo-refine, demo-polish, "
-        "demo-touching and demo-corrections (the demo model's later stages, from --checkpoint) "
-        "or finetune (default: finetune with --checkpoint, else demo)",
+        "demo-touching, demo-corrections and demo-split (the demo model's later stages, from "
+        "--checkpoint) or finetune (default: finetune with --checkpoint, else demo)",
     )
     p.add_argument(
         "--model", help="model preset to train (default: demo; finetune: sam2.1_hiera_tiny)"

@@ -42,6 +42,10 @@ class PromptRecipe:
     # The answer to a merged box is trained against both cells (what was boxed), not the
     # one cell: a box around two cells with one cell as target taught half of each.
     merged_box_is_both: bool = False
+    # The answer to the click that follows a merged box (the negative click that cuts the
+    # neighbour away) weighs this many times each other answer of the step: one answer in
+    # two to four, it is the one a user sees after a split.
+    merged_split_weight: float = 1.0
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
@@ -110,11 +114,12 @@ class _Tally:
     def __init__(self, weights: LossWeights) -> None:
         self.weights = weights
         self.losses: list[torch.Tensor] = []
+        self.scales: list[float] = []
         self.parts: dict[str, float] = {}
         self.ious: list[float] = []
         self._small: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def add(self, out: SegmentOutput, target: torch.Tensor) -> None:
+    def add(self, out: SegmentOutput, target: torch.Tensor, scale: float = 1.0) -> None:
         # Losses at half the input size (twice the low-res logits), against the
         # area-averaged truth: a quarter of the cost of full size, sub-pixel edges kept.
         if target.shape[-1] > 2 * out.raw_candidates.shape[-1]:
@@ -126,7 +131,8 @@ class _Tally:
                 )
             target = self._small[key][1]
         sl = step_loss(out.raw_candidates, out.ious, out.object_score_logits, target, self.weights)
-        self.losses.append(sl.total)
+        self.losses.append(sl.total * scale)
+        self.scales.append(scale)
         for k, v in sl.parts.items():
             self.parts[k] = self.parts.get(k, 0.0) + v
         present = target.flatten(1).any(1)
@@ -136,9 +142,8 @@ class _Tally:
     def result(self) -> StepResult:
         n = len(self.losses)
         parts = {k: v / n for k, v in self.parts.items()}
-        return StepResult(
-            torch.stack(self.losses).mean(), parts, float(np.mean(self.ious)) if self.ious else 0.0
-        )
+        total = torch.stack(self.losses).sum() / sum(self.scales)
+        return StepResult(total, parts, float(np.mean(self.ious)) if self.ious else 0.0)
 
 
 def _interactive(
@@ -152,12 +157,14 @@ def _interactive(
     rng: np.random.Generator,
     out: SegmentOutput | None = None,
     first_target: torch.Tensor | None = None,
+    second_scale: float = 1.0,
 ) -> SegmentOutput:
     """The answer to ``prompts``, then ``rounds`` corrective clicks; every answer is trained.
 
     With ``out`` (a tracked frame's answer) the first round is skipped: the
     corrections start from that answer, fed back as mask prompt. ``first_target``
-    replaces ``target`` for the first answer's loss only (the clicks still aim at ``target``).
+    replaces ``target`` for the first answer's loss only (the clicks still aim at ``target``);
+    ``second_scale`` weighs the answer to the first corrective click.
     """
     cfg = model.cfg
     size = target.shape[-1]
@@ -171,7 +178,11 @@ def _interactive(
             prev.detach().clamp(-PREV_LOGIT_CLAMP, PREV_LOGIT_CLAMP) if prev is not None else None
         )
         out = model.segment(pix, high_res, coords, labels, mask_in, multimask)
-        tally.add(out, first_target if r == 0 and first_target is not None else target)
+        tally.add(
+            out,
+            first_target if r == 0 and first_target is not None else target,
+            second_scale if r == 1 else 1.0,
+        )
         prev = out.masks
     return out
 
@@ -219,14 +230,15 @@ def image_step(
     neighbours = batch.neighbours.cpu().numpy() if batch.neighbours is not None else None
     prompts, merged = _first_prompts(batch.targets.cpu().numpy() > 0, recipe, rng, neighbours)
     rounds = int(rng.integers(recipe.correction_rounds + 1))
-    first_target = None
+    first_target, second_scale = None, 1.0
     if merged:
+        second_scale = recipe.merged_split_weight
         rounds = max(rounds, recipe.merged_min_rounds)
         if recipe.merged_box_is_both:
             first_target = torch.maximum(batch.targets, batch.neighbours.to(batch.targets))
     _interactive(
         model, pix, feats.high_res, batch.targets, prompts, rounds, tally, rng,
-        first_target=first_target,
+        first_target=first_target, second_scale=second_scale,
     )
     return tally.result()
 
