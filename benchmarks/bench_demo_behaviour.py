@@ -77,8 +77,8 @@ def main() -> None:
         left, kept = T.negative_click_figures(model, T.SEEDS)
         left_w, kept_w = T.negative_click_figures(model, range(100, 120))
         rise_frame, rise_after, _ = T.correction_gains(model)
-        rise_w, after_w, tracked_w = T.correction_gains(model, range(100, 116))
-        wrong = np.asarray(tracked_w) < 0.9
+        rise_w, after_w, tracked_w = map(np.asarray, T.correction_gains(model, range(100, 116)))
+        wrong = tracked_w < 0.9
         absent, frames, n_tracks, swapped = absence(model, range(20, 36), None)
         absent_w, frames_w, n_tracks_w, swapped_w = absence(model, range(20, 60), 3)
         print(f"{path}")
@@ -90,10 +90,10 @@ def main() -> None:
         print(f"  correction: frame gain median {np.median(rise_frame):+.3f} mean "
               f"{np.mean(rise_frame):+.3f}, after re-propagation mean {np.mean(rise_after):+.3f}")
         print(f"    wider: frame gain median {np.median(rise_w):+.3f} mean {np.mean(rise_w):+.3f}, "
-              f"after {np.mean(after_w):+.3f}; raised {np.mean(np.asarray(rise_w) > 0):.0%} of "
-              f"{len(rise_w)} frames, {np.mean(np.asarray(rise_w)[wrong] > 0):.0%} of the "
+              f"after {np.mean(after_w):+.3f}; raised {np.mean(rise_w > 0):.0%} of "
+              f"{len(rise_w)} frames, {np.mean(rise_w[wrong] > 0):.0%} of the "
               f"{int(wrong.sum())} tracked below IoU 0.9 (median gain "
-              f"{np.median(np.asarray(rise_w)[wrong]):+.3f})")
+              f"{np.median(rise_w[wrong]):+.3f})")
         print(f"  score negative where absent: {absent:.1%} of {frames} frames, {n_tracks} tracks "
               f"({absent_w:.1%} of {frames_w}, {n_tracks_w}); mostly positive on tracks "
               f"{swapped} ({swapped_w})", flush=True)
