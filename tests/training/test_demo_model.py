@@ -167,14 +167,25 @@ def propagation_ious(model) -> list[float]:
     return ious
 
 
+# The correction test's sample: each cell's worst tracked frame where it is visibly
+# wrong (IoU below 0.9), on 16 stacks. On the four stacks of SEEDS most worst frames
+# sit at IoU 0.9-0.95, wrong by a sliver one to three pixels wide whose deepest
+# point lies on the outline: a click there is a coin flip for any model (see
+# docs/training.md), and eleven such frames decided pass or fail by luck.
+CORRECTION_SEEDS = range(100, 116)
+VISIBLY_WRONG = 0.9
+
+
 def test_correction_click_improves_its_frame_and_the_frames_after(model):
-    raised_frame, raised_after, _ = correction_gains(model)
-    assert len(raised_frame) >= 3
+    gains, after, tracked = map(np.asarray, correction_gains(model, CORRECTION_SEEDS))
+    wrong = tracked < VISIBLY_WRONG
+    raised_frame, raised_after = gains[wrong], after[wrong]
+    assert len(raised_frame) >= 20
     assert np.mean(raised_frame) > 0 and np.median(raised_frame) > 0, raised_frame
     assert np.mean(raised_after) >= 0, raised_after
 
 
-def correction_gains(model, seeds=SEEDS) -> tuple[list[float], list[float], list[float]]:
+def correction_gains(model, seeds) -> tuple[list[float], list[float], list[float]]:
     """A click on each cell's worst tracked frame: IoU gain there, mean gain after it,
     and that frame's tracked IoU before the click."""
     raised_frame, raised_after, tracked = [], [], []
