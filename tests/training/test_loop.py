@@ -239,3 +239,19 @@ def test_the_answer_to_the_split_click_can_weigh_more():
     assert loss(4.0, 1.0, 0) == pytest.approx(loss(1.0, 1.0, 0), rel=1e-6)  # no split click
     # Clicks, not a merged box: their corrections (rounds drawn from 0..3) keep weight 1.
     assert loss(4.0, 0.0, 0, corrections=3) == pytest.approx(loss(1.0, 0.0, 0, 3), rel=1e-6)
+
+
+def test_the_answer_to_a_tracked_frame_correction_can_weigh_more():
+    # tracked_correction_weight scales the answer to the click on a tracked frame, and only that.
+    model = build_model(get_config("demo"), image_size=SIZE).eval()
+    batch = clip_batch(_stacks(), 3, 2, SIZE, np.random.default_rng(4))
+
+    def loss(weight: float, p_correct: float) -> float:
+        recipe = PromptRecipe(
+            p_mask=0.0, p_correct_tracked=p_correct, tracked_correction_weight=weight
+        )
+        with torch.no_grad():
+            return float(clip_step(model, batch, recipe, np.random.default_rng(0)).loss)
+
+    assert loss(4.0, 1.0) != pytest.approx(loss(1.0, 1.0), rel=1e-3)
+    assert loss(4.0, 0.0) == pytest.approx(loss(1.0, 0.0), rel=1e-6)  # no tracked correction

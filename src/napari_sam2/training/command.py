@@ -29,6 +29,7 @@ RECIPES = {
     "demo-touching": TrainConfig.demo_touching,
     "demo-corrections": TrainConfig.demo_corrections,
     "demo-split": TrainConfig.demo_split,
+    "demo-mixed": TrainConfig.demo_mixed,
     "finetune": TrainConfig.finetune,
 }
 
@@ -87,7 +88,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=list(RECIPES),
         help="preset schedule: demo (from random weights), demo-refine, demo-polish, "
-        "demo-touching, demo-corrections and demo-split (the demo model's later stages, from "
+        "demo-touching, demo-corrections, demo-split and demo-mixed (the demo model's later "
+        "stages, from "
         "--checkpoint) or finetune (default: finetune with --checkpoint, else demo)",
     )
     p.add_argument(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from napari_sam2.training.losses import LossWeights
 from napari_sam2.training.steps import PromptRecipe
@@ -194,6 +194,20 @@ class TrainConfig:
             "weights": LossWeights(object_score=3.0, iou=3.0),
         }
         return cls(**{**base.as_dict(), **tuned, **overrides})
+
+    @classmethod
+    def demo_mixed(cls, **overrides) -> TrainConfig:
+        """A stage tried after ``demo_split``, from its ``final.pt``: the split click and
+        the correction on a tracked frame trained side by side.
+
+        ``demo_split`` raised the kept cell's IoU after a split but cost corrections on
+        tracked frames; ``demo_corrections`` after it won them back and lost the split.
+        Here half the steps are clips, each with a correction whose answer weighs
+        three times, as the split click's does in the image batches.
+        """
+        base = cls.demo_split()
+        prompts = replace(base.prompts, tracked_correction_weight=3.0)
+        return replace(base, **{"clip_fraction": 0.5, "prompts": prompts, **overrides})
 
     @classmethod
     def finetune(cls, model: str = "sam2.1_hiera_tiny", **overrides) -> TrainConfig:

@@ -46,6 +46,9 @@ class PromptRecipe:
     # neighbour away) weighs this many times each other answer of the step: one answer in
     # two to four, it is the one a user sees after a split.
     merged_split_weight: float = 1.0
+    # Likewise the answer to the corrective click on a tracked frame of a clip: trained
+    # beside the split click, it keeps what that click's weight would otherwise cost.
+    tracked_correction_weight: float = 1.0
     clip_correction_rounds: int = 1  # on a clip's first frame and on one corrected tracked frame
     p_correct_tracked: float = 0.5  # a clip gets a correction on one random tracked frame
     p_long_stack: float = 0.5  # clip pretends to be in a 16-frame stack (pointer distances)
@@ -306,6 +309,7 @@ def clip_step(
                 tally,
                 rng,
                 out,
+                second_scale=recipe.tracked_correction_weight,
             )
             mem = model.encode_memory(ft.embed, out.masks, out.object_score_logits, binarize=True)
             cond[t] = (mem, out.obj_ptr)
