@@ -10,7 +10,9 @@ in brackets, on a wider sample:
 - one click / box: median IoU with the cell (seeds 11-14);
 - negative click on a merged neighbour: median share of the neighbour left,
   median IoU with the kept cell (seeds 11-14; 100-119);
-- propagation: mean IoU over 20 frames (seeds 11-14, no wider sample);
+- propagation: mean IoU over 20 frames (seeds 11-14, no wider sample), and the
+  share of those frames whose object score is negative though the cell is
+  there (a dropped track: the price of a score too eager to call absence);
 - correction on each cell's worst tracked frame (seeds 100-115): median and mean
   gain on that frame, mean gain after re-propagation and the share of frames
   the click raised, on the frames tracked below IoU 0.9 (a visibly wrong
@@ -86,7 +88,11 @@ def main() -> None:
         print(f"  negative click: neighbour left {np.median(left):.1%} ({np.median(left_w):.1%}), "
               f"IoU with the kept cell {np.median(kept):.3f} ({np.median(kept_w):.3f}); "
               f"{len(left)} ({len(left_w)}) pairs")
-        print(f"  propagation mean IoU {np.mean(T.propagation_ious(model)):.3f}")
+        present_scores: list[float] = []
+        ious = T.propagation_ious(model, present_scores)
+        print(f"  propagation mean IoU {np.mean(ious):.3f}; score negative on "
+              f"{np.mean(np.asarray(present_scores) < 0):.1%} of {len(present_scores)} frames "
+              "where the cell is present (a dropped track)")
         print(f"  correction on {int(wrong.sum())} frames tracked below IoU {T.VISIBLY_WRONG}: "
               f"frame gain median {np.median(rise[wrong]):+.3f} mean {np.mean(rise[wrong]):+.3f}, "
               f"after re-propagation mean {np.mean(after[wrong]):+.3f}; raised "

@@ -135,15 +135,18 @@ def _long_lived(st, frames: int) -> list[int]:
 
 
 def _propagate(
-    session: VideoSession, cells, st, start: int = 0, masks=None
+    session: VideoSession, cells, st, start: int = 0, masks=None, scores=None
 ) -> dict[int, list[float]]:
-    """IoU per cell and frame from ``start`` on; ``masks[(cell, frame)]`` collects the masks."""
+    """IoU per cell and frame from ``start`` on; ``masks[(cell, frame)]`` collects the
+    masks, ``scores[(cell, frame)]`` the object scores."""
     out = {c: [] for c in cells}
     for res in session.propagate(start):
         for c in cells:
             out[c].append(iou(res.mask_of(c), st.labels[res.frame] == c))
             if masks is not None:
                 masks[(c, res.frame)] = res.mask_of(c)
+            if scores is not None:
+                scores[(c, res.frame)] = float(res.object_score_logits[res.obj_ids.index(c)])
     return out
 
 
@@ -153,8 +156,9 @@ def test_propagation_keeps_moving_cells(model):
     assert np.mean(ious) >= 0.8, np.mean(ious)
 
 
-def propagation_ious(model) -> list[float]:
-    """IoU per tracked frame of up to four long-lived cells per stack, one click each."""
+def propagation_ious(model, scores: list | None = None) -> list[float]:
+    """IoU per tracked frame of up to four long-lived cells per stack, one click each;
+    ``scores`` collects their object scores (the cells are present on every frame)."""
     ious = []
     for seed in SEEDS:
         st = _stack(seed, divisions=False, enter_leave=False)
@@ -162,8 +166,11 @@ def propagation_ious(model) -> list[float]:
         session = VideoSession(model, st.image)
         for c in cells:
             session.add_points(0, c, [click_point(st.labels[0], c)], [1])
-        for values in _propagate(session, cells, st).values():
+        frame_scores: dict = {}
+        for values in _propagate(session, cells, st, scores=frame_scores).values():
             ious.extend(values[1:])
+        if scores is not None:
+            scores.extend(v for (_, frame), v in frame_scores.items() if frame > 0)
     return ious
 
 
