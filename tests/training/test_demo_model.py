@@ -71,8 +71,8 @@ def test_one_positive_click_segments_the_cell(model):
     assert np.median(ious) >= 0.85, sorted(ious)
 
 
-# The shipped model misses these two goals of issue 11; strict, so a retrained
-# model that meets one turns its xfail into a failure to remove.
+# The shipped model misses this goal of issue 11; strict, so a retrained model
+# that meets it turns its xfail into a failure to remove.
 _SHORT = "the shipped demo model falls short (docs/training.md): "
 
 
@@ -99,7 +99,7 @@ def _touching_pairs(labels2d: np.ndarray) -> list[tuple[int, int]]:
 
 @pytest.mark.xfail(
     strict=True,
-    reason=_SHORT + "a negative click leaves 12 % of the neighbour; IoU with the cell 0.52",
+    reason=_SHORT + "a negative click leaves 5 % of the neighbour; IoU with the kept cell 0.65",
 )
 def test_negative_click_removes_a_merged_neighbour(model):
     """A box around two touching cells covers both; a negative click on one removes it."""
@@ -221,11 +221,6 @@ def correction_gains(model, seeds) -> tuple[list[float], list[float], list[float
     return raised_frame, raised_after, tracked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=_SHORT + "score negative on 84 % of 190 absent frames (19 leaving cells); "
-    "2 tracks move onto a cell that enters where theirs left",
-)
 def test_object_score_is_negative_where_the_cell_has_left(model):
     # Every leaving cell of 16 stacks (about 25 tracks): one cell that jumps to a
     # neighbour must not decide the figure, as it did when three tracks were scored.

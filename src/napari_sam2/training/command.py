@@ -31,6 +31,7 @@ RECIPES = {
     "demo-split": TrainConfig.demo_split,
     "demo-mixed": TrainConfig.demo_mixed,
     "demo-settle": TrainConfig.demo_settle,
+    "demo-keep": TrainConfig.demo_keep,
     "finetune": TrainConfig.finetune,
 }
 
@@ -89,8 +90,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=list(RECIPES),
         help="preset schedule: demo (from random weights), demo-refine, demo-polish, "
-        "demo-touching, demo-corrections, demo-split, demo-mixed and demo-settle (the demo "
-        "model's later stages, from "
+        "demo-touching, demo-corrections, demo-split, demo-mixed, demo-settle and demo-keep "
+        "(the demo model's later stages, from "
         "--checkpoint) or finetune (default: finetune with --checkpoint, else demo)",
     )
     p.add_argument(
