@@ -161,10 +161,10 @@ class TrainConfig:
             "steps": 800,
             "lr": 5e-5,
             "clip_fraction": 0.5,
-            "prompts": PromptRecipe(**{**asdict(base.prompts), "p_correct_tracked": 1.0}),
+            "prompts": replace(base.prompts, p_correct_tracked=1.0),
             "weights": LossWeights(object_score=2.0, iou=3.0),
         }
-        return cls(**{**base.as_dict(), **tuned, **overrides})
+        return replace(base, **{**tuned, **overrides})
 
     @classmethod
     def demo_split(cls, **overrides) -> TrainConfig:
@@ -183,17 +183,12 @@ class TrainConfig:
             "clip_fraction": 0.35,
             "p_touching": 0.9,
             "p_leaving": 0.85,
-            "prompts": PromptRecipe(
-                **{
-                    **asdict(base.prompts),
-                    "p_merged_box": 0.7,
-                    "p_box": 0.15,
-                    "merged_split_weight": 3.0,
-                }
+            "prompts": replace(
+                base.prompts, p_merged_box=0.7, p_box=0.15, merged_split_weight=3.0
             ),
             "weights": LossWeights(object_score=3.0, iou=3.0),
         }
-        return cls(**{**base.as_dict(), **tuned, **overrides})
+        return replace(base, **{**tuned, **overrides})
 
     @classmethod
     def demo_mixed(cls, **overrides) -> TrainConfig:
