@@ -7,7 +7,8 @@ its first frame, then propagated through the stack with ``VideoSession``.
 
 Settings compared: exact float32; bfloat16 (``model.use_compute_dtype``);
 smaller input sizes of the same weights; long-stack mode (SAM2Long memory
-tree). Held-out seeds < 1000 only (the demo model trains on seeds >= 1000).
+tree), with its object-aware memory and with plain SAM 2 memory. Held-out
+seeds < 1000 only (the demo model trains on seeds >= 1000).
 
     PYTHONPATH=src python benchmarks/bench_quality.py \
         --checkpoint src/napari_sam2/model_data/sam2_demo.pt
@@ -128,13 +129,16 @@ def main() -> None:
     settings.append(("bfloat16", None, torch.bfloat16, None))
     settings += [(f"float32 @ {s}px", s, torch.float32, None) for s in args.sizes]
     settings.append(("long-stack (3 paths)", None, torch.float32, MemoryTree()))
+    # SAM2Long remembers only frames where the object is present; plain memory also
+    # remembers absent frames, so a cell that leaves for good is not found again
+    settings.append(("long-stack, plain mem", None, torch.float32, MemoryTree(object_aware=False)))
 
     print(
         f"checkpoint {args.checkpoint}; {args.stacks} held-out stacks per kind (seeds 100+), "
         f"{args.frames} frames, up to {args.cells} cells each, one click on frame 0; "
         f"{torch.get_num_threads()} CPU thread(s)"
     )
-    header = (f"{'setting':20s} {'kind':10s} {'J':>6s} {'F':>6s} {'J&F':>6s} "
+    header = (f"{'setting':22s} {'kind':10s} {'J':>6s} {'F':>6s} {'J&F':>6s} "
               f"{'s/frame':>8s} {'cells':>6s}")
     print(header)
     print("-" * len(header))
@@ -156,7 +160,7 @@ def main() -> None:
             except Exception as exc:  # noqa: BLE001
                 print(f"{name:18s} {kind:10s} skipped: {type(exc).__name__}: {exc}")
                 continue
-            print(f"{name:20s} {kind:10s} {j:6.3f} {f:6.3f} {(j + f) / 2:6.3f} {spf:8.3f} {n:6d}")
+            print(f"{name:22s} {kind:10s} {j:6.3f} {f:6.3f} {(j + f) / 2:6.3f} {spf:8.3f} {n:6d}")
 
 
 if __name__ == "__main__":

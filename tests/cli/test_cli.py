@@ -273,6 +273,8 @@ def test_long_stack_options_reach_the_session(
     assert main([*base, "--long-stack", "--pathways", "2", "--iou-threshold", "0.3",
                  "--weight-range", "0.9", "1.1"]) == 0
     assert seen["memory_tree"] == MemoryTree(pathways=2, iou_threshold=0.3, weight_range=(0.9, 1.1))
+    assert main([*base, "--long-stack", "--no-object-aware-memory"]) == 0
+    assert seen["memory_tree"] == MemoryTree(object_aware=False)
     assert tifffile.imread(out).shape == (3, 256, 256)
     assert main([*base, "--long-stack", "--pathways", "0"]) == 1
     err = _error(capsys)

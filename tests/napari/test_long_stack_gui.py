@@ -34,6 +34,9 @@ def test_long_stack_option_runs_the_memory_tree(open_widget, qtbot):
     ctrl.undo()  # the run, re-emissions included, is one undo step
     settle(ctrl)
     np.testing.assert_array_equal(labels.data, after_click)
+    assert s.object_aware.isVisibleTo(widget) and s.object_aware.isChecked()
+    s.object_aware.setChecked(False)  # plain SAM 2 memory: a cell that leaves stays gone
+    assert ctrl.settings.memory_tree == MemoryTree(pathways=2, object_aware=False)
     widget.settings.long_stack.setChecked(False)
     assert ctrl.settings.memory_tree is None and ctrl.session.memory_tree is None
 

@@ -1,8 +1,9 @@
 """Getting the shown slice ready for a click while the user looks at it.
 
-A click answers in the GUI thread. Its expensive part is not the answer
-itself but what precedes it: encoding the slice (seconds on a CPU) and, on a
-slice that was tracked, conditioning it on the object's memories. The
+A click is answered in a model job (``jobs.py``) off the GUI thread. Its
+expensive part is not the answer itself but what precedes it: encoding the
+slice (seconds on a CPU) and, on a slice that was tracked, conditioning it
+on the object's memories. The
 :class:`Prefetcher` does that work in a napari worker as soon as the viewer
 settles on a slice (``VideoSession.prepare``), one job at a time; the click
 then finds it done. It never changes any result.

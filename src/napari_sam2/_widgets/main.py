@@ -171,6 +171,7 @@ class Sam2Widget(QWidget):
         self.settings.pathways.valueChanged.connect(self._sync_controller)
         self.settings.iou_threshold.valueChanged.connect(self._sync_controller)
         self.settings.uncertainty.valueChanged.connect(self._sync_controller)
+        self.settings.object_aware.toggled.connect(self._sync_controller)
         self.settings.bfloat16.toggled.connect(self._sync_controller)
         self.settings.fill_holes.valueChanged.connect(self._sync_controller)
 

@@ -97,6 +97,13 @@ class ModelSettings(QWidget):
             "Long-stack mode: while every hypothesis's |object score| is at most this, "
             "differing masks are kept"
         )
+        self.object_aware = QCheckBox("object-aware memory")
+        self.object_aware.setChecked(True)
+        self.object_aware.setToolTip(
+            "Long-stack mode (SAM2Long): remember only slices where the object is present "
+            "and confident, so it is found again after a gap. Off: remember the last slices "
+            "as plain SAM 2 does, so a cell that leaves the field or ends in z stays gone"
+        )
         self.non_overlap = QCheckBox("objects never overlap")
         self.non_overlap.setToolTip(
             "Where masks overlap, the most confident object keeps the pixel"
@@ -109,6 +116,7 @@ class ModelSettings(QWidget):
         adv.addRow("pathways", self.pathways)
         adv.addRow("IoU threshold", self.iou_threshold)
         adv.addRow("uncertainty", self.uncertainty)
+        adv.addRow(self.object_aware)
         self.long_stack.toggled.connect(lambda _: self._show_advanced(self.advanced.isChecked()))
         adv.addRow(self.bfloat16)
         adv.addRow(self.overwrite)
@@ -123,7 +131,7 @@ class ModelSettings(QWidget):
 
     def _show_advanced(self, on: bool) -> None:
         form = self.advanced.layout()
-        tree = (self.pathways, self.iou_threshold, self.uncertainty)
+        tree = (self.pathways, self.iou_threshold, self.uncertainty, self.object_aware)
         for field in (
             self.image_size,
             self.fill_holes,
@@ -170,6 +178,7 @@ class ModelSettings(QWidget):
             pathways=self.pathways.value(),
             iou_threshold=self.iou_threshold.value(),
             uncertainty=self.uncertainty.value(),
+            object_aware=self.object_aware.isChecked(),
         )
 
     def show_settings(self, settings: PluginSettings) -> None:
@@ -191,4 +200,5 @@ class ModelSettings(QWidget):
             self.pathways.setValue(settings.memory_tree.pathways)
             self.iou_threshold.setValue(settings.memory_tree.iou_threshold)
             self.uncertainty.setValue(settings.memory_tree.uncertainty)
+            self.object_aware.setChecked(settings.memory_tree.object_aware)
         self.checkpoint.editingFinished.emit()  # setText alone does not tell listeners

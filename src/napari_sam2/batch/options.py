@@ -79,6 +79,10 @@ def add_segment_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-range", type=float, nargs=2, default=(0.95, 1.05),
                    metavar=("LOW", "HIGH"),
                    help="long-stack mode: memory weights by object-score rank (default 0.95 1.05)")
+    p.add_argument("--object-aware-memory", action=argparse.BooleanOptionalAction, default=True,
+                   help="long-stack mode: remember only frames where the object is present and "
+                        "confident (SAM2Long; default). --no-object-aware-memory remembers the "
+                        "last frames as plain SAM 2 does, so a cell that leaves stays gone")
     p.add_argument("--non-overlap", action="store_true",
                    help="each pixel goes to at most one object, the most confident")
 
@@ -92,7 +96,7 @@ def segment_options(args: argparse.Namespace) -> SegmentOptions:
     if args.long_stack:
         try:
             tree = MemoryTree(args.pathways, args.iou_threshold, args.uncertainty,
-                              tuple(args.weight_range))
+                              tuple(args.weight_range), args.object_aware_memory)
         except ValueError as err:  # name the options, not the Python keywords
             raise ValueError(f"--long-stack options: {err} (see --pathways, --iou-threshold, "
                              "--uncertainty, --weight-range)") from None
