@@ -3,10 +3,10 @@
 A click is answered in a model job (``jobs.py``) off the GUI thread. Its
 expensive part is not the answer itself but what precedes it: encoding the
 slice (seconds on a CPU) and, on a slice that was tracked, conditioning it
-on the object's memories. The
-:class:`Prefetcher` does that work in a napari worker as soon as the viewer
-settles on a slice (``VideoSession.prepare``), one job at a time; the click
-then finds it done. It never changes any result.
+on the object's memories. The :class:`Prefetcher` does that work in a
+napari worker as soon as the viewer settles on a slice
+(``VideoSession.prepare``), one job at a time; the click then finds it
+done. It never changes any result.
 """
 
 from __future__ import annotations
